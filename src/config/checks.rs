@@ -1,0 +1,204 @@
+//! Decodes one check file (`defaults` + `checks`) into validated `Check`s.
+
+use super::node::{MapNode, Node};
+use super::settings::{self, Defaults};
+use crate::model::*;
+use crate::schedule::Schedule;
+use std::collections::BTreeSet;
+
+pub const KINDS: [&str; 4] = ["freshness", "row_count", "sql", "http"];
+
+/// What the rest of the configuration tells a check file.
+pub struct Scope<'s> {
+    pub defaults: &'s Defaults,
+    pub sources: &'s BTreeSet<String>,
+}
+
+/// Decodes a file; returns the checks that are valid, with a node to locate each name.
+pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<(Check, Node<'a>)> {
+    let Some(m) = root.map() else {
+        return Vec::new();
+    };
+    let file_defaults = m
+        .get("defaults")
+        .map(|n| settings::decode_defaults(&n))
+        .unwrap_or_default();
+    let defaults = merge(scope.defaults, &file_defaults);
+    let mut out = Vec::new();
+    match m.get("checks").and_then(|n| n.seq()) {
+        Some(items) => {
+            for item in items {
+                if let Some(found) = decode_check(&item, &defaults, scope) {
+                    out.push(found);
+                }
+            }
+        }
+        None if !m.has("checks") => m.missing(
+            "checks",
+            Some("a check file holds `checks:`, a list of checks".into()),
+        ),
+        None => {}
+    }
+    m.finish();
+    out
+}
+
+fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
+    let mut labels = outer.labels.clone();
+    labels.extend(inner.labels.clone());
+    Defaults {
+        source: inner.source.clone().or_else(|| outer.source.clone()),
+        schedule: inner.schedule.clone().or_else(|| outer.schedule.clone()),
+        timezone: inner.timezone.or(outer.timezone),
+        labels,
+    }
+}
+
+fn decode_check<'a>(
+    item: &Node<'a>,
+    defaults: &Defaults,
+    scope: &Scope<'_>,
+) -> Option<(Check, Node<'a>)> {
+    let raw_name = item.value.get("name").and_then(|v| v.as_str());
+    let node = item.clone().in_check(raw_name.unwrap_or(&item.path));
+    let m = node.map()?;
+    let name_node = m.req("name");
+    let name = name_node.as_ref().and_then(|n| n.string()).filter(|name| {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+        if !ok {
+            if let Some(n) = &name_node {
+                n.error(
+                    format!(
+                        "check name \"{name}\" has characters other than letters, digits, _ - . :"
+                    ),
+                    Some("names appear in metrics and commands; e.g. \"van_contacts_sync\"".into()),
+                );
+            }
+        }
+        ok
+    });
+    let description = m.str("description");
+    let tz = m
+        .get("timezone")
+        .map(|n| settings::timezone(&n))
+        .unwrap_or(Some(defaults.timezone.unwrap_or(chrono_tz::Tz::UTC)));
+    let schedule_node = m.get("schedule");
+    let expr = match &schedule_node {
+        Some(n) => n.string().filter(|s| settings::check_cron(n, s)),
+        None => Some(
+            defaults
+                .schedule
+                .clone()
+                .unwrap_or_else(|| settings::DEFAULT_SCHEDULE.into()),
+        ),
+    };
+    let mut labels = defaults.labels.clone();
+    let own_labels = m.get("labels").map(|n| settings::labels(&n));
+    if let Some(Some(l)) = &own_labels {
+        labels.extend(l.clone());
+    }
+    let kind = decode_kind(&m);
+    let is_http = matches!(kind, Some(CheckKind::Http(_)));
+    let source = decode_source(&m, defaults, scope, is_http);
+    m.finish();
+    let schedule = Schedule::new(&expr?, tz?).ok()?;
+    if matches!(own_labels, Some(None)) {
+        return None;
+    }
+    let check = Check {
+        name: name?,
+        description,
+        source: source?,
+        schedule,
+        labels,
+        kind: kind?,
+        defined_at: item.location(),
+    };
+    Some((check, name_node?))
+}
+
+/// `Some(None)` is a valid check without a source (HTTP); `None` is an error.
+fn decode_source(
+    m: &MapNode<'_>,
+    defaults: &Defaults,
+    scope: &Scope<'_>,
+    is_http: bool,
+) -> Option<Option<String>> {
+    let node = m.get("source");
+    if is_http {
+        if let Some(n) = node {
+            n.error(
+                "HTTP checks do not read a source",
+                Some("remove `source` from this check".into()),
+            );
+            return None;
+        }
+        return Some(None);
+    }
+    let Some(name) = node
+        .as_ref()
+        .and_then(|n| n.string())
+        .or_else(|| defaults.source.clone())
+    else {
+        if node.is_none() {
+            m.missing(
+                "source",
+                Some("set `source:` on the check or in the file's `defaults`".into()),
+            );
+        }
+        return None;
+    };
+    if scope.sources.contains(&name) {
+        return Some(Some(name));
+    }
+    let hint = super::diag::did_you_mean(&name, scope.sources.iter().map(String::as_str))
+        .map(|s| format!("did you mean \"{s}\"?"))
+        .unwrap_or_else(|| {
+            let names: Vec<_> = scope.sources.iter().map(String::as_str).collect();
+            if names.is_empty() {
+                "no sources are defined in the settings file".into()
+            } else {
+                format!("sources defined in settings: {}", names.join(", "))
+            }
+        });
+    match node {
+        Some(n) => n.error(format!("unknown source \"{name}\""), Some(hint)),
+        None => m.node.error(
+            format!("unknown source \"{name}\" (from the file's defaults)"),
+            Some(hint),
+        ),
+    }
+    None
+}
+
+fn decode_kind(m: &MapNode<'_>) -> Option<CheckKind> {
+    let present: Vec<(&str, Node<'_>)> = KINDS
+        .iter()
+        .filter_map(|k| m.get(k).map(|n| (*k, n)))
+        .collect();
+    match present.as_slice() {
+        [] => {
+            m.node.error(
+                "no check kind",
+                Some("add one of: freshness, row_count, sql, http".into()),
+            );
+            None
+        }
+        [(kind, node)] => match *kind {
+            "freshness" => super::kinds::freshness(node).map(CheckKind::Freshness),
+            "row_count" => super::kinds::row_count(node).map(CheckKind::RowCount),
+            "sql" => super::kinds::sql(node).map(CheckKind::Sql),
+            _ => super::kinds::http(node).map(CheckKind::Http),
+        },
+        [_, (second, node), ..] => {
+            node.key_error(
+                format!("a check has one kind; this one also has {}", present[0].0),
+                Some(format!("split \"{second}\" into its own check")),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Loads `syncwatch.yaml` and every check file into an immutable, validated `Plan`.
+//! Reports every problem at once, each with file, line, column, check and field.
+//! Raw YAML stays inside this module; the rest of syncwatch sees only `model` types.
+
+mod checks;
+pub mod diag;
+mod interp;
+mod kinds;
+mod locate;
+mod node;
+mod settings;
+
+pub use diag::{ConfigErrors, Diagnostic};
+pub use node::Env;
+pub use settings::{Defaults, Settings, StoreSpec};
+
+use crate::model::Check;
+use node::{Ctx, Node};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Everything syncwatch will do, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub settings: Settings,
+    pub checks: Vec<Check>,
+    /// The settings file and check files read, for messages and reloads.
+    pub files: Vec<PathBuf>,
+}
+
+/// A file's name (as shown in messages) and contents.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Reads the settings file and every `*.yaml`/`*.yml` in its checks folder.
+pub fn load(settings_path: &Path, env: Env<'_>) -> Result<Plan, ConfigErrors> {
+    let name = settings_path.display().to_string();
+    let text = std::fs::read_to_string(settings_path).map_err(|e| {
+        single(
+            &name,
+            format!("cannot read settings file: {e}"),
+            Some("pass --config PATH".into()),
+        )
+    })?;
+    let base = settings_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    load_with(SourceFile { name, text }, &base, env, None)
+}
+
+/// Loads from texts (the embedded demo, tests). `checks: None` reads the checks folder from disk.
+pub fn load_with(
+    settings_file: SourceFile,
+    base_dir: &Path,
+    env: Env<'_>,
+    checks: Option<Vec<SourceFile>>,
+) -> Result<Plan, ConfigErrors> {
+    let diags = RefCell::new(Vec::new());
+    let (settings, declared) = {
+        let ctx = match parse(&settings_file, &diags, env) {
+            Some(c) => c,
+            None => return Err(ConfigErrors(diags.into_inner())),
+        };
+        let root = Node::root(&ctx.0, &ctx.1);
+        settings::decode(&root, base_dir)
+    };
+    let files = match checks {
+        Some(f) => f,
+        None => read_checks_dir(&settings.checks_dir, &settings_file.name, &diags),
+    };
+    let scope = checks::Scope {
+        defaults: &settings.defaults,
+        sources: &declared,
+    };
+    let mut all = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for file in &files {
+        let Some((ctx, value)) = parse(file, &diags, env) else {
+            continue;
+        };
+        let root = Node::root(&ctx, &value);
+        for (check, name_node) in checks::decode_file(&root, &scope) {
+            if let Some(first) = seen.get(&check.name) {
+                name_node.error(
+                    "duplicate check name",
+                    Some(format!(
+                        "first defined at {first}; names must be unique across all files"
+                    )),
+                );
+                continue;
+            }
+            seen.insert(check.name.clone(), name_node.location());
+            all.push(check);
+        }
+    }
+    if all.is_empty() && diags.borrow().is_empty() {
+        diags.borrow_mut().push(Diagnostic {
+            file: settings.checks_dir.display().to_string(),
+            line: 1,
+            col: 1,
+            check: None,
+            field: None,
+            message: "no checks found".into(),
+            hint: Some("add a check file such as checks/partner.yaml with a `checks:` list".into()),
+        });
+    }
+    let mut problems = diags.into_inner();
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        problems.dedup();
+        return Err(ConfigErrors(problems));
+    }
+    let mut paths = vec![PathBuf::from(&settings_file.name)];
+    paths.extend(files.iter().map(|f| PathBuf::from(&f.name)));
+    Ok(Plan {
+        settings,
+        checks: all,
+        files: paths,
+    })
+}
+
+/// Parses YAML; a syntax error becomes a located diagnostic.
+fn parse<'a>(
+    file: &SourceFile,
+    diags: &'a RefCell<Vec<Diagnostic>>,
+    env: Env<'a>,
+) -> Option<(Ctx<'a>, yaml_serde::Value)> {
+    match yaml_serde::from_str::<yaml_serde::Value>(&file.text) {
+        Ok(value) => Some((
+            Ctx {
+                file: file.name.clone(),
+                pos: locate::Positions::index(&file.text),
+                diags,
+                env,
+            },
+            value,
+        )),
+        Err(e) => {
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            let message = e.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            diags.borrow_mut().push(Diagnostic {
+                file: file.name.clone(),
+                line,
+                col,
+                check: None,
+                field: None,
+                message: format!("YAML syntax error: {message}"),
+                hint: Some(
+                    "check indentation and quoting; values with `: ` or `#` need quotes".into(),
+                ),
+            });
+            None
+        }
+    }
+}
+
+fn read_checks_dir(
+    dir: &Path,
+    settings_name: &str,
+    diags: &RefCell<Vec<Diagnostic>>,
+) -> Vec<SourceFile> {
+    let problem = |message: String| {
+        diags.borrow_mut().push(Diagnostic {
+            file: settings_name.to_string(),
+            line: 1,
+            col: 1,
+            check: None,
+            field: Some("checks_dir".into()),
+            message,
+            hint: Some("set `checks_dir:` relative to the settings file".into()),
+        })
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problem(format!("cannot read checks folder {}: {e}", dir.display()));
+            return Vec::new();
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| match std::fs::read_to_string(&p) {
+            Ok(text) => Some(SourceFile {
+                name: p.display().to_string(),
+                text,
+            }),
+            Err(e) => {
+                problem(format!("cannot read {}: {e}", p.display()));
+                None
+            }
+        })
+        .collect()
+}
+
+fn single(file: &str, message: String, hint: Option<String>) -> ConfigErrors {
+    ConfigErrors(vec![Diagnostic {
+        file: file.to_string(),
+        line: 1,
+        col: 1,
+        check: None,
+        field: None,
+        message,
+        hint,
+    }])
+}

@@ -1,0 +1,306 @@
+//! Decodes `syncwatch.yaml`: sources, the state store, defaults for every check file.
+
+use super::node::{MapNode, Node};
+use crate::model::{Engine, SourceSpec};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub checks_dir: PathBuf,
+    pub store: StoreSpec,
+    pub sources: BTreeMap<String, SourceSpec>,
+    /// HTTP checks run at once (SQL checks are capped per source by `max_connections`).
+    pub http_concurrency: usize,
+    pub defaults: Defaults,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSpec {
+    pub url: SecretString,
+    pub display: String,
+}
+
+/// Defaults applied to checks that do not set their own (settings, then file, then check).
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub source: Option<String>,
+    pub schedule: Option<String>,
+    pub timezone: Option<Tz>,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+pub const DEFAULT_STORE: &str = "sqlite:.syncwatch/state.db";
+
+/// Decodes settings. Problems are reported through the node; fields in error fall back to
+/// defaults so that the check files can still be validated against the sources declared.
+pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) {
+    let empty = yaml_serde::Value::Null;
+    let fallback = Node {
+        value: &empty,
+        ..root.clone()
+    };
+    let m = root
+        .map()
+        .or_else(|| fallback.map())
+        .expect("null is an empty mapping");
+    let checks_dir = base_dir.join(m.str("checks_dir").unwrap_or_else(|| "checks".into()));
+    let store = decode_store(&m, base_dir);
+    let http_concurrency = m
+        .get("http_concurrency")
+        .and_then(|n| n.positive_int())
+        .unwrap_or(16) as usize;
+    let defaults = m
+        .get("defaults")
+        .map(|n| decode_defaults(&n))
+        .unwrap_or_default();
+    let mut sources = BTreeMap::new();
+    let mut declared = BTreeSet::new();
+    if let Some(sm) = m.get("sources").and_then(|n| n.map()) {
+        for (name, n) in sm.entries() {
+            declared.insert(name.clone());
+            if let Some(s) = decode_source(&name, &n, base_dir) {
+                sources.insert(name, s);
+            }
+        }
+    }
+    m.finish();
+    let settings = Settings {
+        checks_dir,
+        store,
+        sources,
+        http_concurrency,
+        defaults,
+    };
+    (settings, declared)
+}
+
+fn decode_store(m: &MapNode<'_>, base_dir: &Path) -> StoreSpec {
+    let fallback = || {
+        let (_, url, display) =
+            normalize_url(DEFAULT_STORE, base_dir).expect("default store URL is valid");
+        StoreSpec {
+            url: SecretString::from(url),
+            display,
+        }
+    };
+    let Some(sm) = m.get("store").and_then(|n| n.map()) else {
+        return fallback();
+    };
+    let url = sm.get("url").map(|n| (n.interpolated(), n));
+    sm.finish();
+    let Some((Some(raw), node)) = url else {
+        return fallback();
+    };
+    match normalize_url(&raw, base_dir) {
+        Ok((Engine::MySql, ..)) => {
+            node.error("the state store must be SQLite or PostgreSQL", None);
+            fallback()
+        }
+        Ok((_, url, display)) => StoreSpec {
+            url: SecretString::from(url),
+            display,
+        },
+        Err((msg, hint)) => {
+            node.error(msg, hint);
+            fallback()
+        }
+    }
+}
+
+/// Fields in error are left unset (each problem is reported).
+pub fn decode_defaults(node: &Node<'_>) -> Defaults {
+    let Some(m) = node.map() else {
+        return Defaults::default();
+    };
+    let source = m.str("source");
+    let schedule = m.get("schedule").and_then(|n| {
+        let s = n.string()?;
+        check_cron(&n, &s).then_some(s)
+    });
+    let timezone = m.get("timezone").and_then(|n| timezone(&n));
+    let labels = m.get("labels").and_then(|n| labels(&n)).unwrap_or_default();
+    m.finish();
+    Defaults {
+        source,
+        schedule,
+        timezone,
+        labels,
+    }
+}
+
+pub fn check_cron(node: &Node<'_>, expr: &str) -> bool {
+    match crate::schedule::parse_cron(expr) {
+        Ok(_) => true,
+        Err(e) => {
+            node.error(
+                format!("invalid cron expression \"{expr}\": {e}"),
+                Some("e.g. \"*/15 * * * *\" (minute hour day-of-month month day-of-week) or \"@hourly\"".into()),
+            );
+            false
+        }
+    }
+}
+
+pub fn timezone(node: &Node<'_>) -> Option<Tz> {
+    let name = node.string()?;
+    match name.parse::<Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+            let hint = super::diag::did_you_mean(&name, names)
+                .map(|s| format!("did you mean \"{s}\"?"))
+                .unwrap_or_else(|| {
+                    "use an IANA name such as \"America/New_York\" or \"UTC\"".into()
+                });
+            node.error(format!("unknown time zone \"{name}\""), Some(hint));
+            None
+        }
+    }
+}
+
+const RESERVED_LABELS: [&str; 6] = ["check", "source", "kind", "verdict", "job", "instance"];
+
+pub fn labels(node: &Node<'_>) -> Option<BTreeMap<String, String>> {
+    let m = node.map()?;
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (key, n) in m.entries() {
+        let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !key.starts_with("__");
+        if !valid {
+            n.key_error(
+                format!("label name \"{key}\" is not a valid Prometheus label name"),
+                Some("use letters, digits and _, not starting with a digit or __".into()),
+            );
+            ok = false;
+        } else if RESERVED_LABELS.contains(&key.as_str()) {
+            n.key_error(
+                format!("label name \"{key}\" is reserved"),
+                Some("choose another name".into()),
+            );
+            ok = false;
+        } else if let Some(v) = n.string() {
+            out.insert(key, v);
+        } else {
+            ok = false;
+        }
+    }
+    ok.then_some(out)
+}
+
+fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceSpec> {
+    let m = node.map()?;
+    let url = m.req("url").and_then(|n| {
+        let raw = n.interpolated()?;
+        normalize_url(&raw, base_dir)
+            .map_err(|(msg, hint)| n.error(msg, hint))
+            .ok()
+    });
+    let max_connections = m.get("max_connections").map(|n| n.positive_int());
+    let connect_timeout = m.get("connect_timeout").map(|n| n.duration());
+    let statement_timeout = m.get("statement_timeout").map(|n| n.duration());
+    let timezone = m.get("timezone").map(|n| timezone(&n));
+    m.finish();
+    let (engine, url, display) = url?;
+    Some(SourceSpec {
+        name: name.to_string(),
+        engine,
+        url: SecretString::from(url),
+        display,
+        max_connections: max_connections.unwrap_or(Some(4))?,
+        connect_timeout: connect_timeout.unwrap_or(Some(Duration::from_secs(10)))?,
+        statement_timeout: statement_timeout.unwrap_or(Some(Duration::from_secs(30)))?,
+        timezone: timezone.unwrap_or(Some(Tz::UTC))?,
+    })
+}
+
+type UrlProblem = (String, Option<String>);
+
+/// Finds the engine, makes relative SQLite paths relative to the settings file, and
+/// produces a display form without credentials. Errors never include the URL itself.
+pub fn normalize_url(raw: &str, base_dir: &Path) -> Result<(Engine, String, String), UrlProblem> {
+    let scheme = raw.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let hint = || Some("use postgres://…, mysql://… or sqlite:path/to/file.db".to_string());
+    match scheme.as_str() {
+        "sqlite" => {
+            let rest = &raw["sqlite:".len()..];
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            let (path, query) = match rest.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (rest, None),
+            };
+            if path.is_empty() {
+                return Err(("SQLite URL has no file path".into(), hint()));
+            }
+            let full = if path == ":memory:" || Path::new(path).is_absolute() {
+                PathBuf::from(path)
+            } else {
+                base_dir.join(path)
+            };
+            let display = full.display().to_string();
+            let url = match query {
+                Some(q) => format!("sqlite://{display}?{q}"),
+                None => format!("sqlite://{display}"),
+            };
+            Ok((Engine::Sqlite, url, display))
+        }
+        "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            let engine = if scheme.starts_with("postgres") {
+                Engine::Postgres
+            } else {
+                Engine::MySql
+            };
+            let mut parsed = url::Url::parse(raw)
+                .map_err(|e| (format!("not a valid {} URL: {e}", engine.label()), hint()))?;
+            if scheme == "mariadb" {
+                let _ = parsed.set_scheme("mysql");
+            }
+            let host = parsed.host_str().unwrap_or("localhost");
+            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let display = format!("{}://{host}{port}{}", engine.label(), parsed.path());
+            Ok((engine, parsed.to_string(), display))
+        }
+        "" => Err(("URL is empty".into(), hint())),
+        other => Err((format!("unsupported database \"{other}\""), hint())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized_without_leaking_credentials() {
+        let base = Path::new("/etc/syncwatch");
+        let (e, url, shown) = normalize_url("sqlite:data/p.db", base).unwrap();
+        assert_eq!(
+            (e, url.as_str(), shown.as_str()),
+            (
+                Engine::Sqlite,
+                "sqlite:///etc/syncwatch/data/p.db",
+                "/etc/syncwatch/data/p.db"
+            )
+        );
+        let (e, _, shown) =
+            normalize_url("postgres://app:s3cret@db.internal:6432/pad", base).unwrap();
+        assert_eq!(
+            (e, shown.as_str()),
+            (Engine::Postgres, "postgres://db.internal:6432/pad")
+        );
+        let (e, url, shown) = normalize_url("mariadb://root:pw@127.0.0.1/test", base).unwrap();
+        assert_eq!(
+            (e, shown.as_str()),
+            (Engine::MySql, "mysql://127.0.0.1/test")
+        );
+        assert!(url.starts_with("mysql://"));
+        let (msg, _) = normalize_url("oracle://u:s3cret@h/x", base).unwrap_err();
+        assert!(!msg.contains("s3cret"));
+    }
+}

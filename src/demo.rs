@@ -1,0 +1,71 @@
+//! `syncwatch demo`: builds a small SQLite "partner" database whose tables are synced at
+//! different ages, so the example checks in `checks/` show pass, warn, fail and error.
+
+use crate::config::{self, Env, Plan, SourceFile};
+use crate::model::Engine;
+use secrecy::ExposeSecret;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor};
+use std::path::Path;
+use std::str::FromStr;
+
+/// The repository's own demo settings and checks, embedded so `demo` works from any folder.
+pub const SETTINGS: &str = include_str!("../syncwatch.yaml");
+pub const CHECKS: &[(&str, &str)] = &[("checks/demo.yaml", include_str!("../checks/demo.yaml"))];
+
+/// The embedded demo configuration, with relative paths under `base_dir`.
+pub fn embedded_plan(base_dir: &Path, env: Env<'_>) -> Result<Plan, config::ConfigErrors> {
+    let checks = CHECKS
+        .iter()
+        .map(|(name, text)| SourceFile {
+            name: name.to_string(),
+            text: text.to_string(),
+        })
+        .collect();
+    let settings = SourceFile {
+        name: "syncwatch.yaml".into(),
+        text: SETTINGS.into(),
+    };
+    config::load_with(settings, base_dir, env, Some(checks))
+}
+
+/// (Re)creates the demo partner database of source `demo`, ages relative to now.
+pub async fn seed(plan: &Plan) -> Result<String, String> {
+    let spec = plan
+        .settings
+        .sources
+        .get("demo")
+        .filter(|s| s.engine == Engine::Sqlite)
+        .ok_or("the demo needs a SQLite source named \"demo\" in the settings")?;
+    if let Some(dir) = Path::new(&spec.display).parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let opts = SqliteConnectOptions::from_str(spec.url.expose_secret())
+        .map_err(|e| e.to_string())?
+        .create_if_missing(true);
+    let mut conn = opts
+        .connect()
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", spec.display))?;
+    conn.execute(SEED_SQL)
+        .await
+        .map_err(|e| format!("seeding {}: {e}", spec.display))?;
+    conn.close().await.map_err(|e| e.to_string())?;
+    Ok(spec.display.clone())
+}
+
+const SEED_SQL: &str = "
+DROP TABLE IF EXISTS van_contacts;
+DROP TABLE IF EXISTS ngp_donations;
+DROP TABLE IF EXISTS mobilize_events;
+CREATE TABLE van_contacts (van_id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE ngp_donations (id INTEGER PRIMARY KEY, amount_cents INTEGER NOT NULL, synced_at TEXT NOT NULL);
+CREATE TABLE mobilize_events (id INTEGER PRIMARY KEY, title TEXT NOT NULL, loaded_epoch INTEGER NOT NULL);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250)
+INSERT INTO van_contacts SELECT i, 'contact ' || i, datetime('now', '-' || (20 + i * 4) || ' minutes') FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
+INSERT INTO ngp_donations SELECT i, i * 500, datetime('now', '-3 hours', '-' || i || ' minutes', '+1 minutes') FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+INSERT INTO mobilize_events SELECT i, 'event ' || i, CAST(strftime('%s', 'now') AS INTEGER) - 2 * 86400 - i * 600 FROM n;
+";

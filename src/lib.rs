@@ -1,0 +1,17 @@
+//! syncwatch: declarative freshness and health checks for data syncs.
+//!
+//! Data flow: `config::load` → `Plan` → `pass::run` (due checks → `probe` → `judge` → `store`)
+//! → `report`. The CLI in `main.rs` is a thin layer over these.
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod duration;
+pub mod judge;
+pub mod model;
+pub mod pass;
+pub mod probe;
+pub mod report;
+pub mod schedule;
+pub mod store;
+pub mod verdict;

@@ -1,0 +1,352 @@
+//! The `syncwatch` command line: parses arguments, wires the library, maps results to exit codes.
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use syncwatch::config::{self, ConfigErrors, Plan};
+use syncwatch::pass::{self, Selection};
+use syncwatch::verdict::Verdict;
+use syncwatch::{app::App, demo, report};
+
+/// Exit codes (CronJob mode): 0 ran, 1 at or above --fail-on, 2 runtime error, 78 bad configuration.
+const EXIT_THRESHOLD: u8 = 1;
+const EXIT_RUNTIME: u8 = 2;
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(
+    name = "syncwatch",
+    version,
+    about = "Freshness and health checks for data syncs, on cron schedules, against partner databases.",
+    after_help = "Exit codes: 0 all checks ran · 1 a check at or above --fail-on · 2 runtime error · 78 invalid configuration.\n\
+                  Start with `syncwatch demo`, then `syncwatch validate`, `syncwatch plan` and `syncwatch run`."
+)]
+struct Cli {
+    /// Settings file; its `checks_dir` (default `checks/`) is relative to it.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "SYNCWATCH_CONFIG",
+        value_name = "PATH"
+    )]
+    config: Option<PathBuf>,
+    /// Log level for messages on stderr (error, warn, info, debug, trace). `info` logs one line per check run.
+    #[arg(
+        long,
+        global = true,
+        env = "SYNCWATCH_LOG",
+        default_value = "warn",
+        value_name = "LEVEL"
+    )]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one pass: the checks that are due (or --all / --only), record results, print them.
+    Run {
+        /// Run every check, due or not.
+        #[arg(long, conflicts_with = "only")]
+        all: bool,
+        /// Run only these checks (repeat or comma-separate), due or not.
+        #[arg(long, value_name = "NAME", value_delimiter = ',', num_args = 1..)]
+        only: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Exit 1 when any check is at or above this verdict (pass < warn < fail < error). Default: never.
+        #[arg(long, value_enum, value_name = "VERDICT")]
+        fail_on: Option<FailOn>,
+    },
+    /// Load the settings and every check file; report all problems (exit 78) or a summary (exit 0).
+    Validate {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show every check with its schedule, time zone and next run times.
+    Plan {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// How many upcoming run times to show per check.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        next: usize,
+    },
+    /// Create a demo SQLite partner database and run the example checks (pass, warn, fail, error).
+    Demo {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Warn,
+    Fail,
+    Error,
+}
+
+impl FailOn {
+    fn verdict(self) -> Verdict {
+        match self {
+            FailOn::Warn => Verdict::Warn,
+            FailOn::Fail => Verdict::Fail,
+            FailOn::Error => Verdict::Error,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn settings_path(cli: &Option<PathBuf>) -> PathBuf {
+    cli.clone()
+        .unwrap_or_else(|| PathBuf::from("syncwatch.yaml"))
+}
+
+/// Loads the plan, or prints every problem and returns the exit code for bad configuration.
+fn load(path: &Path) -> Result<Plan, u8> {
+    config::load(path, &env_lookup).map_err(|errors: ConfigErrors| {
+        eprintln!("{errors}");
+        EXIT_CONFIG
+    })
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Validate { format } => Ok(validate(&settings_path(&cli.config), format)),
+        Command::Plan { format, next } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            print_plan(&plan, format, next);
+            Ok(0)
+        }
+        Command::Run {
+            all,
+            only,
+            format,
+            fail_on,
+        } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let sel = if all {
+                Selection::All
+            } else if !only.is_empty() {
+                if let Err(msg) = known_names(&plan, &only) {
+                    eprintln!("error: {msg}");
+                    return Ok(EXIT_RUNTIME);
+                }
+                Selection::Only(only)
+            } else {
+                Selection::Due
+            };
+            run(plan, &sel, format, fail_on.map(FailOn::verdict)).await
+        }
+        Command::Demo { format } => {
+            let plan = match &cli.config {
+                Some(path) => load(path),
+                None => demo::embedded_plan(&std::env::current_dir()?, &env_lookup).map_err(|e| {
+                    eprintln!("{e}");
+                    EXIT_CONFIG
+                }),
+            };
+            let plan = match plan {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let db = demo::seed(&plan).await.map_err(anyhow::Error::msg)?;
+            if format == Format::Table {
+                println!(
+                    "Demo partner database: {db}\nRunning {} example checks…\n",
+                    plan.checks.len()
+                );
+            }
+            let code = run(plan, &Selection::All, format, None).await?;
+            if format == Format::Table {
+                println!("Next: `syncwatch validate`, `syncwatch plan`, `syncwatch run --all`, or edit checks/*.yaml.");
+            }
+            Ok(code)
+        }
+    }
+}
+
+fn known_names(plan: &Plan, names: &[String]) -> Result<(), String> {
+    let all: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
+    for n in names {
+        if !all.contains(&n.as_str()) {
+            let hint = config::diag::did_you_mean(n, all.iter().copied())
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_else(|| " (`syncwatch plan` lists the checks)".into());
+            return Err(format!("no check named \"{n}\"{hint}"));
+        }
+    }
+    Ok(())
+}
+
+async fn run(
+    plan: Plan,
+    sel: &Selection,
+    format: Format,
+    fail_on: Option<Verdict>,
+) -> anyhow::Result<u8> {
+    let app = App::build(plan).await.context("cannot start")?;
+    let result = pass::run(app.clone(), sel, Utc::now()).await;
+    app.close().await;
+    let report = result.context("pass failed")?;
+    match format {
+        Format::Table => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report::pass_table(&report, &app.plan.checks, color));
+        }
+        Format::Json => println!("{:#}", report::pass_json(&report, &app.plan.checks)),
+    }
+    if !report.store_errors.is_empty() {
+        return Ok(EXIT_RUNTIME);
+    }
+    let tripped = fail_on.is_some_and(|f| report.worst().is_some_and(|w| w >= f));
+    Ok(if tripped { EXIT_THRESHOLD } else { 0 })
+}
+
+fn validate(path: &Path, format: Format) -> u8 {
+    match config::load(path, &env_lookup) {
+        Ok(plan) => {
+            let files = plan.files.len() - 1;
+            match format {
+                Format::Table => println!(
+                    "{}: OK: {} checks in {} file{}, {} source{}",
+                    path.display(),
+                    plan.checks.len(),
+                    files,
+                    if files == 1 { "" } else { "s" },
+                    plan.settings.sources.len(),
+                    if plan.settings.sources.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                ),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "checks": plan.checks.len(), "files": files, "sources": plan.settings.sources.len(), "problems": []})
+                ),
+            }
+            0
+        }
+        Err(errors) => {
+            match format {
+                Format::Table => eprintln!("{errors}"),
+                Format::Json => {
+                    let problems: Vec<_> = errors
+                        .0
+                        .iter()
+                        .map(|d| serde_json::json!({"file": d.file, "line": d.line, "column": d.col, "check": d.check, "field": d.field, "message": d.message, "hint": d.hint, "text": d.to_string()}))
+                        .collect();
+                    println!("{}", serde_json::json!({"ok": false, "problems": problems}));
+                }
+            }
+            EXIT_CONFIG
+        }
+    }
+}
+
+fn print_plan(plan: &Plan, format: Format, next: usize) {
+    let now = Utc::now();
+    match format {
+        Format::Table => {
+            let rows: Vec<Vec<String>> = plan
+                .checks
+                .iter()
+                .map(|c| {
+                    let tz = c.schedule.timezone();
+                    let times: Vec<String> = c
+                        .schedule
+                        .upcoming(now, next)
+                        .iter()
+                        .map(|t| {
+                            t.with_timezone(&tz)
+                                .format("%a %Y-%m-%d %H:%M %Z")
+                                .to_string()
+                        })
+                        .collect();
+                    vec![
+                        c.name.clone(),
+                        c.kind.label().into(),
+                        c.source.clone().unwrap_or_else(|| "-".into()),
+                        c.schedule.expr().into(),
+                        tz.to_string(),
+                        times.join(", "),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                report::table(
+                    &[
+                        "CHECK",
+                        "KIND",
+                        "SOURCE",
+                        "SCHEDULE",
+                        "TIMEZONE",
+                        "NEXT RUNS"
+                    ],
+                    &rows
+                )
+            );
+        }
+        Format::Json => {
+            let checks: Vec<_> = plan
+                .checks
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "name": c.name, "kind": c.kind.label(), "source": c.source, "labels": c.labels,
+                        "schedule": c.schedule.expr(), "timezone": c.schedule.timezone().to_string(),
+                        "thresholds": report::thresholds(&c.kind), "defined_at": c.defined_at,
+                        "next_runs": c.schedule.upcoming(now, next),
+                    })
+                })
+                .collect();
+            println!("{:#}", serde_json::json!({ "checks": checks }));
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! One pass: pick the due checks, probe them concurrently, record each result and state.
+//! `syncwatch run` calls this once; the daemon calls it from its scheduler.
+
+use crate::app::App;
+use crate::model::Check;
+use crate::store::{CheckState, RunRecord, StoreError};
+use crate::verdict::{Outcome, Verdict};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Which checks a pass runs.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Those whose schedule fired since their last recorded run.
+    Due,
+    All,
+    /// These names, due or not.
+    Only(Vec<String>),
+}
+
+/// One check's result in a pass.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub index: usize,
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub outcome: Outcome,
+    /// State after this run; `None` if recording it failed.
+    pub state: Option<CheckState>,
+}
+
+#[derive(Debug)]
+pub struct PassReport {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub results: Vec<CheckResult>,
+    /// Checks not run because they were not due.
+    pub not_due: usize,
+    /// Store writes that failed (the run happened but is not recorded).
+    pub store_errors: Vec<String>,
+}
+
+impl PassReport {
+    pub fn count(&self, v: Verdict) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.outcome.verdict == v)
+            .count()
+    }
+
+    pub fn worst(&self) -> Option<Verdict> {
+        self.results.iter().map(|r| r.outcome.verdict).max()
+    }
+}
+
+/// Indices of the checks this pass runs. Unknown `Only` names are the caller's to refuse first.
+pub async fn select(
+    app: &App,
+    sel: &Selection,
+    now: DateTime<Utc>,
+) -> Result<Vec<usize>, StoreError> {
+    let checks = &app.plan.checks;
+    Ok(match sel {
+        Selection::All => (0..checks.len()).collect(),
+        Selection::Only(names) => (0..checks.len())
+            .filter(|i| names.contains(&checks[*i].name))
+            .collect(),
+        Selection::Due => {
+            let states = app.store.states().await?;
+            (0..checks.len())
+                .filter(|i| {
+                    let c = &checks[*i];
+                    c.schedule
+                        .is_due(states.get(&c.name).map(|s| s.last_run_at), now)
+                })
+                .collect()
+        }
+    })
+}
+
+/// Runs the selected checks. Each source caps its own concurrency; HTTP checks share `http_slots`.
+/// One slow or broken check never blocks or fails the others.
+pub async fn run(
+    app: Arc<App>,
+    sel: &Selection,
+    now: DateTime<Utc>,
+) -> Result<PassReport, StoreError> {
+    let clock = Instant::now();
+    let chosen = select(&app, sel, now).await?;
+    let not_due = app.plan.checks.len() - chosen.len();
+    let http_slots = Arc::new(Semaphore::new(app.plan.settings.http_concurrency));
+    let mut tasks = JoinSet::new();
+    for index in chosen {
+        let app = Arc::clone(&app);
+        let http_slots = Arc::clone(&http_slots);
+        tasks.spawn(async move { run_one(&app, index, &http_slots).await });
+    }
+    let mut results = Vec::new();
+    let mut store_errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((result, None)) => results.push(result),
+            Ok((result, Some(err))) => {
+                store_errors.push(err);
+                results.push(result);
+            }
+            Err(e) => store_errors.push(format!("a check task crashed: {e}")),
+        }
+    }
+    results.sort_by_key(|r| r.index);
+    Ok(PassReport {
+        started_at: now,
+        duration: clock.elapsed(),
+        results,
+        not_due,
+        store_errors,
+    })
+}
+
+async fn run_one(app: &App, index: usize, http_slots: &Semaphore) -> (CheckResult, Option<String>) {
+    let check: &Check = &app.plan.checks[index];
+    let _slot = match check.source {
+        None => http_slots.acquire().await.ok(),
+        Some(_) => None,
+    };
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let outcome = app.probes.run(check).await;
+    let duration = clock.elapsed();
+    log_outcome(check, &outcome, duration);
+    let record = RunRecord {
+        check: &check.name,
+        started_at,
+        duration,
+        outcome: &outcome,
+    };
+    let (state, err) = match app.store.record(&record).await {
+        Ok(s) => (Some(s), None),
+        Err(e) => {
+            tracing::error!(check = %check.name, error = %e, "could not record the run");
+            (None, Some(format!("check \"{}\": {e}", check.name)))
+        }
+    };
+    (
+        CheckResult {
+            index,
+            started_at,
+            duration,
+            outcome,
+            state,
+        },
+        err,
+    )
+}
+
+/// One line per check run; verdicts are data (the table shows them), so info level.
+fn log_outcome(check: &Check, o: &Outcome, took: Duration) {
+    tracing::info!(
+        check = %check.name,
+        source = check.source.as_deref().unwrap_or("-"),
+        verdict = o.verdict.label(),
+        duration_ms = took.as_millis() as u64,
+        reason = o.reason.as_deref().unwrap_or(""),
+        "check ran"
+    );
+}

@@ -1,0 +1,312 @@
+//! Connection pools for partner databases: lazy, capped per source, read-only by construction.
+//! Owns how a query is run (own short read-only transaction, timeouts); not what it asks.
+
+use super::value::Raw;
+use crate::model::{Engine, SourceSpec};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use secrecy::ExposeSecret;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("source \"{source_name}\": invalid connection settings: {reason}")]
+    Options { source_name: String, reason: String },
+}
+
+enum Pool {
+    Pg(PgPool),
+    My(MySqlPool),
+    Lite(SqlitePool),
+}
+
+/// One partner database: its pool and the cap on checks running against it at once.
+pub struct SourcePool {
+    pub spec: SourceSpec,
+    pool: Pool,
+    permits: Arc<Semaphore>,
+}
+
+impl SourcePool {
+    /// Builds the pool without connecting: an unreachable source errors its checks, not startup.
+    pub fn new(spec: SourceSpec) -> Result<SourcePool, PoolError> {
+        let url = spec.url.expose_secret().to_string();
+        let bad = |e: sqlx::Error| PoolError::Options {
+            source_name: spec.name.clone(),
+            reason: redact(&e.to_string(), &spec),
+        };
+        let max = spec.max_connections;
+        let acquire = spec.connect_timeout;
+        let stmt_ms = spec.statement_timeout.as_millis().to_string();
+        let pool = match spec.engine {
+            Engine::Postgres => {
+                let opts = PgConnectOptions::from_str(&url)
+                    .map_err(bad)?
+                    .application_name("syncwatch")
+                    .options([
+                        ("default_transaction_read_only", "on"),
+                        ("statement_timeout", stmt_ms.as_str()),
+                        ("idle_in_transaction_session_timeout", stmt_ms.as_str()),
+                    ]);
+                Pool::Pg(pool_opts(PgPoolOptions::new(), max, acquire).connect_lazy_with(opts))
+            }
+            Engine::MySql => {
+                let opts = MySqlConnectOptions::from_str(&url).map_err(bad)?;
+                let secs = spec.statement_timeout.as_secs_f64();
+                let opts_pool = pool_opts(MySqlPoolOptions::new(), max, acquire).after_connect(
+                    move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                            let version: String = sqlx::query_scalar("SELECT VERSION()")
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            // MariaDB and MySQL spell the server-side statement timeout differently.
+                            let set = if version.contains("MariaDB") {
+                                format!("SET SESSION max_statement_time = {secs}")
+                            } else {
+                                format!(
+                                    "SET SESSION max_execution_time = {}",
+                                    (secs * 1000.0) as u64
+                                )
+                            };
+                            conn.execute(set.as_str()).await?;
+                            Ok(())
+                        })
+                    },
+                );
+                Pool::My(opts_pool.connect_lazy_with(opts))
+            }
+            Engine::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(&url)
+                    .map_err(bad)?
+                    .read_only(true)
+                    .create_if_missing(false)
+                    .busy_timeout(spec.statement_timeout);
+                Pool::Lite(
+                    pool_opts(SqlitePoolOptions::new(), max, acquire).connect_lazy_with(opts),
+                )
+            }
+        };
+        Ok(SourcePool {
+            permits: Arc::new(Semaphore::new(max as usize)),
+            spec,
+            pool,
+        })
+    }
+
+    /// Runs `sql` in its own read-only transaction and returns the first row's first `cols` values.
+    /// Waits for a slot first (per-source cap), so queueing never counts against the timeouts.
+    pub async fn first_row(&self, sql: &str, cols: usize) -> Result<Vec<Raw>, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "source is shutting down".to_string())?;
+        let limit = self.spec.statement_timeout + Duration::from_millis(500);
+        let stmt = self.spec.statement_timeout;
+        let late = || {
+            format!(
+                "query did not finish within statement_timeout {}",
+                crate::duration::canonical(stmt)
+            )
+        };
+        let result = match &self.pool {
+            Pool::Pg(p) => {
+                let mut conn = p.acquire().await.map_err(|e| self.describe(e))?;
+                let run = async {
+                    let mut tx = conn.begin().await?;
+                    tx.execute("SET TRANSACTION READ ONLY").await?;
+                    tx.execute(
+                        format!("SET LOCAL statement_timeout = {}", stmt.as_millis()).as_str(),
+                    )
+                    .await?;
+                    let row = tx.fetch_optional(sql).await?;
+                    tx.rollback().await?;
+                    Ok::<_, sqlx::Error>(row.map(|r| (0..cols).map(|i| pg_raw(&r, i)).collect()))
+                };
+                let out = tokio::time::timeout(limit, run).await;
+                if out.is_err() {
+                    conn.close_on_drop();
+                }
+                out
+            }
+            Pool::My(p) => {
+                let mut conn = p.acquire().await.map_err(|e| self.describe(e))?;
+                let run = async {
+                    let mut tx = conn.begin().await?;
+                    let row = tx.fetch_optional(sql).await?;
+                    tx.rollback().await?;
+                    Ok::<_, sqlx::Error>(row.map(|r| (0..cols).map(|i| my_raw(&r, i)).collect()))
+                };
+                let out = tokio::time::timeout(limit, run).await;
+                if out.is_err() {
+                    conn.close_on_drop();
+                }
+                out
+            }
+            Pool::Lite(p) => {
+                let mut conn = p.acquire().await.map_err(|e| self.describe(e))?;
+                let run = async {
+                    let mut tx = conn.begin().await?;
+                    let row = tx.fetch_optional(sql).await?;
+                    tx.rollback().await?;
+                    Ok::<_, sqlx::Error>(row.map(|r| (0..cols).map(|i| lite_raw(&r, i)).collect()))
+                };
+                let out = tokio::time::timeout(limit, run).await;
+                if out.is_err() {
+                    conn.close_on_drop();
+                }
+                out
+            }
+        };
+        match result {
+            Err(_) => Err(late()),
+            Ok(Err(e)) => Err(self.describe(e)),
+            Ok(Ok(None)) => Err("the query returned no row".into()),
+            Ok(Ok(Some(values))) => Ok(values),
+        }
+    }
+
+    /// A database error as a tired engineer needs it: what happened, on which host, no secrets.
+    fn describe(&self, e: sqlx::Error) -> String {
+        let s = &self.spec;
+        let text = match &e {
+            sqlx::Error::PoolTimedOut => format!(
+                "could not connect to {} within connect_timeout {}",
+                s.display,
+                crate::duration::canonical(s.connect_timeout)
+            ),
+            sqlx::Error::Io(io) => format!("cannot connect to {}: {io}", s.display),
+            sqlx::Error::Tls(t) => format!("TLS error connecting to {}: {t}", s.display),
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+                let msg = db.message();
+                match code.as_str() {
+                    "57014" | "1969" | "3024" => format!(
+                        "query exceeded statement_timeout {} ({msg})",
+                        crate::duration::canonical(s.statement_timeout)
+                    ),
+                    "25006" | "1792" => format!("refused: checks are read-only ({msg})"),
+                    _ if msg.contains("readonly database") => {
+                        format!("refused: checks are read-only ({msg})")
+                    }
+                    "" => msg.to_string(),
+                    _ => format!("{msg} (code {code})"),
+                }
+            }
+            other => format!("{other} ({})", s.display),
+        };
+        redact(&text, s)
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Pg(p) => p.close().await,
+            Pool::My(p) => p.close().await,
+            Pool::Lite(p) => p.close().await,
+        }
+    }
+}
+
+fn pool_opts<DB: sqlx::Database>(
+    o: sqlx::pool::PoolOptions<DB>,
+    max: u32,
+    acquire: Duration,
+) -> sqlx::pool::PoolOptions<DB> {
+    o.max_connections(max)
+        .min_connections(0)
+        .acquire_timeout(acquire)
+        .idle_timeout(Duration::from_secs(300))
+}
+
+/// Removes the password and the full URL from any text about a source.
+pub fn redact(text: &str, spec: &SourceSpec) -> String {
+    let url = spec.url.expose_secret();
+    let mut out = text.replace(url, &spec.display);
+    if let Ok(parsed) = url::Url::parse(url) {
+        if let Some(pw) = parsed.password().filter(|p| !p.is_empty()) {
+            out = out.replace(pw, "***");
+            if let Ok(decoded) = urlencoding_decode(pw) {
+                out = out.replace(&decoded, "***");
+            }
+        }
+    }
+    out
+}
+
+fn urlencoding_decode(s: &str) -> Result<String, std::str::Utf8Error> {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| Ok(v.into_owned()))
+        .unwrap_or_else(|| Ok(s.to_string()))
+}
+
+fn pg_raw(row: &PgRow, i: usize) -> Raw {
+    let ty = match row.try_get_raw(i) {
+        Ok(v) if v.is_null() => return Raw::Null,
+        Ok(v) => v.type_info().name().to_string(),
+        Err(e) => return Raw::Other(e.to_string()),
+    };
+    let got = match ty.as_str() {
+        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(Raw::Utc),
+        "TIMESTAMP" => row.try_get::<NaiveDateTime, _>(i).map(Raw::Naive),
+        "DATE" => row.try_get::<NaiveDate, _>(i).map(Raw::Date),
+        "INT2" => row.try_get::<i16, _>(i).map(|v| Raw::Int(v.into())),
+        "INT4" => row.try_get::<i32, _>(i).map(|v| Raw::Int(v.into())),
+        "INT8" => row.try_get::<i64, _>(i).map(Raw::Int),
+        "FLOAT4" => row.try_get::<f32, _>(i).map(|v| Raw::Float(v.into())),
+        "FLOAT8" => row.try_get::<f64, _>(i).map(Raw::Float),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row.try_get::<String, _>(i).map(Raw::Text),
+        _ => return Raw::Other(ty),
+    };
+    got.unwrap_or_else(|e| Raw::Other(format!("{ty} ({e})")))
+}
+
+fn my_raw(row: &MySqlRow, i: usize) -> Raw {
+    let ty = match row.try_get_raw(i) {
+        Ok(v) if v.is_null() => return Raw::Null,
+        Ok(v) => v.type_info().name().to_string(),
+        Err(e) => return Raw::Other(e.to_string()),
+    };
+    let got = match ty.as_str() {
+        "TIMESTAMP" => row.try_get::<DateTime<Utc>, _>(i).map(Raw::Utc),
+        "DATETIME" => row.try_get::<NaiveDateTime, _>(i).map(Raw::Naive),
+        "DATE" => row.try_get::<NaiveDate, _>(i).map(Raw::Date),
+        t if t.ends_with("UNSIGNED") => row.try_get::<u64, _>(i).map(|v| Raw::Int(v as i64)),
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "BOOLEAN" => {
+            row.try_get::<i64, _>(i).map(Raw::Int)
+        }
+        "FLOAT" => row.try_get::<f32, _>(i).map(|v| Raw::Float(v.into())),
+        "DOUBLE" => row.try_get::<f64, _>(i).map(Raw::Float),
+        // DECIMAL travels as text in MySQL's protocol.
+        "DECIMAL" | "VARCHAR" | "CHAR" | "TEXT" => {
+            row.try_get_unchecked::<String, _>(i).map(Raw::Text)
+        }
+        _ => return Raw::Other(ty),
+    };
+    got.unwrap_or_else(|e| Raw::Other(format!("{ty} ({e})")))
+}
+
+fn lite_raw(row: &SqliteRow, i: usize) -> Raw {
+    let ty = match row.try_get_raw(i) {
+        Ok(v) if v.is_null() => return Raw::Null,
+        Ok(v) => v.type_info().name().to_string(),
+        Err(e) => return Raw::Other(e.to_string()),
+    };
+    let got = match ty.as_str() {
+        "INTEGER" | "INT" | "BIGINT" | "BOOLEAN" => {
+            row.try_get_unchecked::<i64, _>(i).map(Raw::Int)
+        }
+        "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => {
+            row.try_get_unchecked::<f64, _>(i).map(Raw::Float)
+        }
+        _ => row.try_get_unchecked::<String, _>(i).map(Raw::Text),
+    };
+    got.unwrap_or_else(|e| Raw::Other(format!("{ty} ({e})")))
+}

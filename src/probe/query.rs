@@ -1,0 +1,113 @@
+//! The SQL text each check sends, per engine. Pure. Identifiers are quoted, never pasted raw;
+//! `filter` and `query` are the user's own SQL and run inside a read-only transaction.
+
+use crate::model::{Engine, TableRef, TimestampSource};
+
+/// Quotes one identifier part, doubling any quote character inside it.
+pub fn quote_ident(engine: Engine, part: &str) -> String {
+    match engine {
+        Engine::MySql => format!("`{}`", part.replace('`', "``")),
+        Engine::Postgres | Engine::Sqlite => format!("\"{}\"", part.replace('"', "\"\"")),
+    }
+}
+
+pub fn table(engine: Engine, t: &TableRef) -> String {
+    t.parts
+        .iter()
+        .map(|p| quote_ident(engine, p))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The database's own clock, as the second column of a freshness query.
+fn now(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => "now()",
+        Engine::MySql => "UTC_TIMESTAMP(6)",
+        Engine::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    }
+}
+
+fn filtered(mut sql: String, filter: Option<&str>) -> String {
+    if let Some(f) = filter {
+        sql.push_str(&format!(" WHERE ({f})"));
+    }
+    sql
+}
+
+/// Two columns: the newest timestamp and the database clock.
+pub fn freshness(engine: Engine, from: &TimestampSource) -> String {
+    match from {
+        TimestampSource::Column {
+            table: t,
+            column,
+            filter,
+        } => filtered(
+            format!(
+                "SELECT MAX({}) AS newest, {} AS db_now FROM {}",
+                quote_ident(engine, column),
+                now(engine),
+                table(engine, t)
+            ),
+            filter.as_deref(),
+        ),
+        TimestampSource::Query(q) => format!("SELECT ({q}) AS newest, {} AS db_now", now(engine)),
+    }
+}
+
+pub fn row_count(engine: Engine, t: &TableRef, filter: Option<&str>) -> String {
+    filtered(format!("SELECT COUNT(*) FROM {}", table(engine, t)), filter)
+}
+
+/// One number. PostgreSQL casts so that NUMERIC results (sum, avg) decode as a float.
+pub fn scalar(engine: Engine, q: &str) -> String {
+    match engine {
+        Engine::Postgres => format!("SELECT CAST(({q}) AS DOUBLE PRECISION)"),
+        Engine::MySql | Engine::Sqlite => format!("SELECT ({q})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> TableRef {
+        TableRef {
+            parts: s.split('.').map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_engine() {
+        assert_eq!(
+            table(Engine::Postgres, &t("van.contacts")),
+            "\"van\".\"contacts\""
+        );
+        assert_eq!(table(Engine::MySql, &t("van.contacts")), "`van`.`contacts`");
+        assert_eq!(
+            quote_ident(Engine::Postgres, "a\"; DROP TABLE x; --"),
+            "\"a\"\"; DROP TABLE x; --\""
+        );
+        assert_eq!(quote_ident(Engine::MySql, "a`b"), "`a``b`");
+    }
+
+    #[test]
+    fn freshness_sql_reads_max_and_the_database_clock() {
+        let from = TimestampSource::Column {
+            table: t("van.contacts"),
+            column: "updated_at".into(),
+            filter: Some("committee_id = 42".into()),
+        };
+        assert_eq!(
+            freshness(Engine::Postgres, &from),
+            "SELECT MAX(\"updated_at\") AS newest, now() AS db_now FROM \"van\".\"contacts\" WHERE (committee_id = 42)"
+        );
+        assert_eq!(
+            freshness(
+                Engine::MySql,
+                &TimestampSource::Query("SELECT max(x) FROM t".into())
+            ),
+            "SELECT (SELECT max(x) FROM t) AS newest, UTC_TIMESTAMP(6) AS db_now"
+        );
+    }
+}

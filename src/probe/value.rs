@@ -1,0 +1,145 @@
+//! Interprets one database value as a timestamp or a number, whatever the engine and column type.
+//! Pure: drivers hand over a `Raw`, this decides what it means.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// A database value, decoded just enough to interpret it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw {
+    Null,
+    Utc(DateTime<Utc>),
+    /// A timestamp without a time zone (interpreted in the source's time zone).
+    Naive(NaiveDateTime),
+    Date(NaiveDate),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    /// A type we do not interpret; carries the database's type name.
+    Other(String),
+}
+
+/// A timestamp; integers and floats are epoch seconds. `Ok(None)` is NULL.
+pub fn timestamp(raw: &Raw, tz: Tz) -> Result<Option<DateTime<Utc>>, String> {
+    let naive = |n: &NaiveDateTime| {
+        tz.from_local_datetime(n)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("{n} does not exist in time zone {tz}"))
+    };
+    match raw {
+        Raw::Null => Ok(None),
+        Raw::Utc(t) => Ok(Some(*t)),
+        Raw::Naive(n) => naive(n).map(Some),
+        Raw::Date(d) => naive(&d.and_hms_opt(0, 0, 0).expect("midnight exists")).map(Some),
+        Raw::Int(secs) => DateTime::from_timestamp(*secs, 0)
+            .map(Some)
+            .ok_or_else(|| format!("{secs} is not a valid epoch-seconds timestamp")),
+        Raw::Float(secs) => DateTime::from_timestamp_millis((secs * 1000.0) as i64)
+            .map(Some)
+            .ok_or_else(|| format!("{secs} is not a valid epoch-seconds timestamp")),
+        Raw::Text(s) => parse_text(s, tz).map(Some),
+        Raw::Other(ty) => Err(format!(
+            "cannot read a timestamp from a {ty} value (cast it to a timestamp or epoch seconds)"
+        )),
+    }
+}
+
+/// Text timestamps: RFC 3339 with an offset, or `YYYY-MM-DD[ T]HH:MM:SS[.fff]` in the source's zone.
+pub fn parse_text(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return timestamp(&Raw::Naive(n), tz).map(|t| t.expect("not null"));
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z") {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return timestamp(&Raw::Date(d), tz).map(|t| t.expect("not null"));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return timestamp(&Raw::Float(secs), tz).map(|t| t.expect("not null"));
+    }
+    Err(format!(
+        "\"{s}\" is not a timestamp I can read (use ISO 8601 / RFC 3339 or epoch seconds)"
+    ))
+}
+
+/// A number from a count or a query.
+pub fn number(raw: &Raw) -> Result<f64, String> {
+    match raw {
+        Raw::Int(i) => Ok(*i as f64),
+        Raw::Float(f) => Ok(*f),
+        Raw::Text(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a number")),
+        Raw::Null => Err("the query returned NULL, not a number".into()),
+        other => Err(format!("expected a number, got {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn naive_values_use_the_source_time_zone() {
+        let n = NaiveDateTime::parse_from_str("2026-07-01 06:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(
+            timestamp(&Raw::Naive(n), Tz::UTC).unwrap(),
+            Some(utc("2026-07-01T06:00:00Z"))
+        );
+        assert_eq!(
+            timestamp(&Raw::Naive(n), chrono_tz::America::New_York).unwrap(),
+            Some(utc("2026-07-01T10:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn reads_epochs_and_text_forms() {
+        assert_eq!(
+            timestamp(&Raw::Int(1_700_000_000), Tz::UTC).unwrap(),
+            Some(utc("2023-11-14T22:13:20Z"))
+        );
+        assert_eq!(timestamp(&Raw::Null, Tz::UTC).unwrap(), None);
+        for s in [
+            "2026-01-02 03:04:05",
+            "2026-01-02T03:04:05",
+            "2026-01-02T03:04:05Z",
+            "2026-01-02 03:04:05.000",
+            "2026-01-02T04:04:05+01:00",
+        ] {
+            assert_eq!(
+                parse_text(s, Tz::UTC).unwrap(),
+                utc("2026-01-02T03:04:05Z"),
+                "{s}"
+            );
+        }
+        assert!(parse_text("yesterday", Tz::UTC).is_err());
+        assert!(timestamp(&Raw::Other("NUMERIC".into()), Tz::UTC)
+            .unwrap_err()
+            .contains("NUMERIC"));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(&Raw::Int(3)).unwrap(), 3.0);
+        assert_eq!(number(&Raw::Text("12.50".into())).unwrap(), 12.5);
+        assert!(number(&Raw::Null).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Renders pass results and plans for people (aligned tables) and scripts (JSON).
+
+use crate::duration::{canonical, human};
+use crate::judge::fmt_num;
+use crate::model::{Check, CheckKind};
+use crate::pass::PassReport;
+use crate::verdict::{Observed, Verdict};
+use serde_json::{json, Value};
+
+/// Left-aligned columns separated by two spaces; the last column is never padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            out.push_str(c);
+            if i < last {
+                out.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// What a check compares against, in words: `warn >2h, fail >6h`.
+pub fn thresholds(kind: &CheckKind) -> String {
+    let parts: Vec<String> = match kind {
+        CheckKind::Freshness(f) => age_parts(&f.thresholds),
+        CheckKind::RowCount(r) => {
+            let b = &r.bounds;
+            [
+                ("warn <", b.warn_below),
+                ("fail <", b.error_below),
+                ("warn >", b.warn_above),
+                ("fail >", b.error_above),
+            ]
+            .iter()
+            .filter_map(|(l, v)| v.map(|v| format!("{l}{}", fmt_num(v))))
+            .collect()
+        }
+        CheckKind::Sql(s) => [("warn if ", s.warn_if), ("fail if ", s.error_if)]
+            .iter()
+            .filter_map(|(l, c)| c.map(|c| format!("{l}{c}")))
+            .collect(),
+        CheckKind::Http(h) => {
+            let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
+            let mut p = vec![format!("expect {}", codes.join("|"))];
+            p.extend(age_parts(&h.thresholds));
+            p
+        }
+    };
+    parts.join(", ")
+}
+
+fn age_parts(t: &crate::model::AgeThresholds) -> Vec<String> {
+    [("warn >", t.warn_after), ("fail >", t.error_after)]
+        .iter()
+        .filter_map(|(l, d)| d.map(|d| format!("{l}{}", canonical(d))))
+        .collect()
+}
+
+pub fn observed(o: &Observed, kind: &CheckKind) -> String {
+    match (o, kind) {
+        (Observed::Nothing, _) => "-".into(),
+        (Observed::Age { age_seconds, .. }, _) => format!("age {}", human(*age_seconds)),
+        (Observed::Number { value }, CheckKind::RowCount(_)) => format!("{} rows", fmt_num(*value)),
+        (Observed::Number { value }, _) => format!("value {}", fmt_num(*value)),
+        (Observed::Status { code }, _) => format!("HTTP {code}"),
+    }
+}
+
+fn paint(v: Verdict, color: bool) -> String {
+    if !color {
+        return v.label().to_uppercase();
+    }
+    let code = match v {
+        Verdict::Pass => "32",
+        Verdict::Warn => "33",
+        Verdict::Fail => "31",
+        Verdict::Error => "35",
+    };
+    format!("\x1b[{code}m{}\x1b[0m", v.label().to_uppercase())
+}
+
+/// The run table and a summary line.
+pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String {
+    let header = [
+        "CHECK",
+        "KIND",
+        "SOURCE",
+        "VERDICT",
+        "OBSERVED",
+        "THRESHOLDS",
+        "TOOK",
+        "REASON",
+    ];
+    let rows: Vec<Vec<String>> = report
+        .results
+        .iter()
+        .map(|r| {
+            let c = &checks[r.index];
+            vec![
+                c.name.clone(),
+                c.kind.label().into(),
+                c.source.clone().unwrap_or_else(|| "-".into()),
+                r.outcome.verdict.label().to_uppercase(),
+                observed(&r.outcome.observed, &c.kind),
+                thresholds(&c.kind),
+                format!("{}ms", r.duration.as_millis()),
+                r.outcome.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return summary(report);
+    }
+    let mut out = table(&header, &rows);
+    if color {
+        // Colour after alignment so escape codes do not skew the widths.
+        for v in Verdict::ALL {
+            let plain = format!("  {}  ", v.label().to_uppercase());
+            out = out.replace(&plain, &format!("  {}  ", paint(v, true)));
+        }
+    }
+    out.push('\n');
+    out.push_str(&summary(report));
+    out
+}
+
+pub fn summary(report: &PassReport) -> String {
+    let mut s = format!(
+        "{} check{} ran in {:.2}s: {} pass, {} warn, {} fail, {} error",
+        report.results.len(),
+        if report.results.len() == 1 { "" } else { "s" },
+        report.duration.as_secs_f64(),
+        report.count(Verdict::Pass),
+        report.count(Verdict::Warn),
+        report.count(Verdict::Fail),
+        report.count(Verdict::Error),
+    );
+    if report.not_due > 0 {
+        s.push_str(&format!(
+            "; {} not due (run with --all to include them)",
+            report.not_due
+        ));
+    }
+    s.push('\n');
+    for e in &report.store_errors {
+        s.push_str(&format!("not recorded: {e}\n"));
+    }
+    s
+}
+
+pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
+    let results: Vec<Value> = report
+        .results
+        .iter()
+        .map(|r| {
+            let c = &checks[r.index];
+            json!({
+                "name": c.name,
+                "kind": c.kind.label(),
+                "source": c.source,
+                "labels": c.labels,
+                "verdict": r.outcome.verdict,
+                "reason": r.outcome.reason,
+                "observed": r.outcome.observed,
+                "thresholds": thresholds(&c.kind),
+                "started_at": r.started_at,
+                "duration_seconds": r.duration.as_secs_f64(),
+                "consecutive_failures": r.state.as_ref().map(|s| s.consecutive_failures),
+                "last_success_at": r.state.as_ref().and_then(|s| s.last_success_at),
+            })
+        })
+        .collect();
+    json!({
+        "started_at": report.started_at,
+        "duration_seconds": report.duration.as_secs_f64(),
+        "summary": {
+            "ran": report.results.len(),
+            "pass": report.count(Verdict::Pass),
+            "warn": report.count(Verdict::Warn),
+            "fail": report.count(Verdict::Fail),
+            "error": report.count(Verdict::Error),
+            "not_due": report.not_due,
+        },
+        "store_errors": report.store_errors,
+        "checks": results,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(
+            &["A", "LONGER"],
+            &[
+                vec!["xyz".into(), "1".into()],
+                vec!["q".into(), "22".into()],
+            ],
+        );
+        assert_eq!(t, "A    LONGER\nxyz  1\nq    22\n");
+    }
+}

@@ -1,0 +1,157 @@
+//! When a check runs: a cron expression evaluated in the check's own IANA time zone.
+//! Pure: no I/O, no clock reads (the caller passes `now`).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::parser::{CronParser, Seconds, Year};
+use croner::Cron;
+use std::fmt;
+
+/// A parsed cron expression bound to a time zone.
+#[derive(Clone)]
+pub struct Schedule {
+    expr: String,
+    cron: Cron,
+    tz: Tz,
+}
+
+impl fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Schedule({:?} in {})", self.expr, self.tz)
+    }
+}
+
+/// Parses 5-field cron, an optional leading seconds field, and `@hourly`-style macros.
+/// Day-of-month and day-of-week are OR'ed, as in Vixie cron and Kubernetes CronJob.
+pub fn parse_cron(expr: &str) -> Result<Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(format!(
+            "has {fields} fields; expected 5 (minute hour day-of-month month day-of-week) or 6 with leading seconds"
+        ));
+    }
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .dom_and_dow(false)
+        .build()
+        .parse(expr)
+        .map_err(|e| e.to_string())
+}
+
+impl Schedule {
+    pub fn new(expr: &str, tz: Tz) -> Result<Schedule, String> {
+        Ok(Schedule {
+            expr: expr.to_string(),
+            cron: parse_cron(expr)?,
+            tz,
+        })
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// The first fire time strictly after `after`, evaluated on the wall clock of the time zone.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = after.with_timezone(&self.tz);
+        self.cron
+            .find_next_occurrence(&local, false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The next `n` fire times after `from`.
+    pub fn upcoming(&self, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::with_capacity(n);
+        let mut t = from;
+        while out.len() < n {
+            match self.next_after(t) {
+                Some(next) => {
+                    out.push(next);
+                    t = next;
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// A check is due when a fire time has passed since its last run (or it never ran).
+    pub fn is_due(&self, last_run: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        match last_run {
+            None => true,
+            Some(last) => self.next_after(last).is_some_and(|t| t <= now),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn six_am_new_york_follows_dst() {
+        let s = Schedule::new("0 6 * * *", chrono_tz::America::New_York).unwrap();
+        assert_eq!(
+            s.next_after(utc("2026-07-01T00:00:00Z")),
+            Some(utc("2026-07-01T10:00:00Z"))
+        );
+        assert_eq!(
+            s.next_after(utc("2026-01-15T00:00:00Z")),
+            Some(utc("2026-01-15T11:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn day_fields_are_ored() {
+        // 13th of the month OR any Friday.
+        let s = Schedule::new("0 0 13 * 5", Tz::UTC).unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let days: Vec<u32> = s
+            .upcoming(start, 4)
+            .iter()
+            .map(chrono::Datelike::day)
+            .collect();
+        assert_eq!(days, vec![6, 13, 20, 27]);
+    }
+
+    #[test]
+    fn accepts_macros_and_seconds() {
+        let hourly = Schedule::new("@hourly", Tz::UTC).unwrap();
+        assert_eq!(
+            hourly.next_after(utc("2026-01-01T10:20:00Z")),
+            Some(utc("2026-01-01T11:00:00Z"))
+        );
+        let secs = Schedule::new("30 */5 * * * *", Tz::UTC).unwrap();
+        assert_eq!(
+            secs.next_after(utc("2026-01-01T10:00:31Z")),
+            Some(utc("2026-01-01T10:05:30Z"))
+        );
+    }
+
+    #[test]
+    fn refuses_bad_expressions() {
+        assert!(parse_cron("* * *").unwrap_err().contains("has 3 fields"));
+        assert!(parse_cron("61 * * * *").is_err());
+        assert!(parse_cron("* * * * * * *").is_err());
+    }
+
+    #[test]
+    fn due_after_a_fire_time_passes() {
+        let s = Schedule::new("*/15 * * * *", Tz::UTC).unwrap();
+        let now = utc("2026-01-01T10:16:00Z");
+        assert!(s.is_due(None, now));
+        assert!(s.is_due(Some(utc("2026-01-01T10:14:00Z")), now));
+        assert!(!s.is_due(Some(utc("2026-01-01T10:15:30Z")), now));
+    }
+}
