@@ -14,8 +14,15 @@ pub struct Scope<'s> {
     pub sources: &'s BTreeSet<String>,
 }
 
-/// Decodes a file; returns the checks that are valid, with a node to locate each name.
-pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<(Check, Node<'a>)> {
+/// One entry of a file's `checks` list: its name (even when the check is invalid, so that
+/// duplicates are still found) and the check if it is valid.
+pub struct Decoded<'a> {
+    pub name: Option<(String, Node<'a>)>,
+    pub check: Option<Check>,
+}
+
+/// Decodes a file's checks, valid or not.
+pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<Decoded<'a>> {
     let Some(m) = root.map() else {
         return Vec::new();
     };
@@ -28,9 +35,7 @@ pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<(Check, Node<'
     match m.get("checks").and_then(|n| n.seq()) {
         Some(items) => {
             for item in items {
-                if let Some(found) = decode_check(&item, &defaults, scope) {
-                    out.push(found);
-                }
+                out.push(decode_check(&item, &defaults, scope));
             }
         }
         None if !m.has("checks") => m.missing(
@@ -54,14 +59,15 @@ fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
     }
 }
 
-fn decode_check<'a>(
-    item: &Node<'a>,
-    defaults: &Defaults,
-    scope: &Scope<'_>,
-) -> Option<(Check, Node<'a>)> {
+fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> Decoded<'a> {
     let raw_name = item.value.get("name").and_then(|v| v.as_str());
     let node = item.clone().in_check(raw_name.unwrap_or(&item.path));
-    let m = node.map()?;
+    let Some(m) = node.map() else {
+        return Decoded {
+            name: None,
+            check: None,
+        };
+    };
     let name_node = m.req("name");
     let name = name_node.as_ref().and_then(|n| n.string()).filter(|name| {
         let ok = !name.is_empty()
@@ -101,23 +107,26 @@ fn decode_check<'a>(
         labels.extend(l.clone());
     }
     let kind = decode_kind(&m);
-    let is_http = matches!(kind, Some(CheckKind::Http(_)));
+    let is_http = m.has("http");
     let source = decode_source(&m, defaults, scope, is_http);
     m.finish();
-    let schedule = Schedule::new(&expr?, tz?).ok()?;
-    if matches!(own_labels, Some(None)) {
-        return None;
+    let valid = !matches!(own_labels, Some(None));
+    let check = (|| {
+        Some(Check {
+            name: name.clone()?,
+            description,
+            source: source?,
+            schedule: Schedule::new(&expr?, tz?).ok()?,
+            labels,
+            kind: kind?,
+            defined_at: item.location(),
+        })
+    })()
+    .filter(|_| valid);
+    Decoded {
+        name: name.zip(name_node),
+        check,
     }
-    let check = Check {
-        name: name?,
-        description,
-        source: source?,
-        schedule,
-        labels,
-        kind: kind?,
-        defined_at: item.location(),
-    };
-    Some((check, name_node?))
 }
 
 /// `Some(None)` is a valid check without a source (HTTP); `None` is an error.

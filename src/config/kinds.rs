@@ -26,16 +26,16 @@ pub fn freshness(node: &Node<'_>) -> Option<Freshness> {
             );
             None
         }
-        (false, true) => {
-            if filter.is_some() {
-                m.get("filter")?.error(
+        (false, true) => match m.get("filter") {
+            Some(n) => {
+                n.error(
                     "`filter` goes with `table`; put the WHERE in the query",
                     None,
                 );
-                return None;
+                None
             }
-            query.map(TimestampSource::Query)
-        }
+            None => query.map(TimestampSource::Query),
+        },
         (true, false) => {
             if !m.has("table") {
                 m.missing("table", None);
@@ -46,11 +46,13 @@ pub fn freshness(node: &Node<'_>) -> Option<Freshness> {
                     Some("the timestamp column, e.g. `updated_at`".into()),
                 );
             }
-            Some(TimestampSource::Column {
-                table: table?,
-                column: column?,
-                filter,
-            })
+            table
+                .zip(column)
+                .map(|(table, column)| TimestampSource::Column {
+                    table,
+                    column,
+                    filter,
+                })
         }
     };
     let thresholds = age_thresholds(&m);

@@ -84,18 +84,20 @@ pub fn load_with(
             continue;
         };
         let root = Node::root(&ctx, &value);
-        for (check, name_node) in checks::decode_file(&root, &scope) {
-            if let Some(first) = seen.get(&check.name) {
-                name_node.error(
-                    "duplicate check name",
-                    Some(format!(
-                        "first defined at {first}; names must be unique across all files"
-                    )),
-                );
-                continue;
+        for decoded in checks::decode_file(&root, &scope) {
+            if let Some((name, node)) = &decoded.name {
+                if let Some(first) = seen.get(name) {
+                    node.error(
+                        "duplicate check name",
+                        Some(format!(
+                            "first defined at {first}; names must be unique across all files"
+                        )),
+                    );
+                    continue;
+                }
+                seen.insert(name.clone(), node.location());
             }
-            seen.insert(check.name.clone(), name_node.location());
-            all.push(check);
+            all.extend(decoded.check);
         }
     }
     if all.is_empty() && diags.borrow().is_empty() {

@@ -284,9 +284,9 @@ impl<'a> MapNode<'a> {
                 Some(s) => format!("did you mean \"{s}\"?"),
                 None => format!("expected one of: {}", known.join(", ")),
             };
+            let at = self.node.ctx.pos.key(&join(&self.node.path, &name));
             self.node
-                .child(&name, &Value::Null)
-                .key_error(format!("unknown field \"{name}\""), Some(hint));
+                .push(at, format!("unknown field \"{name}\""), Some(hint));
         }
     }
 }

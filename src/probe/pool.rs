@@ -187,12 +187,17 @@ impl SourcePool {
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                 let msg = db.message();
+                // SQLSTATEs: 57014 PostgreSQL cancel, 70100 MariaDB max_statement_time;
+                // MySQL's max_execution_time reports HY000, so its message is matched too.
+                let timed_out = code == "57014"
+                    || code == "70100"
+                    || msg.contains("maximum statement execution time");
                 match code.as_str() {
-                    "57014" | "1969" | "3024" => format!(
+                    _ if timed_out => format!(
                         "query exceeded statement_timeout {} ({msg})",
                         crate::duration::canonical(s.statement_timeout)
                     ),
-                    "25006" | "1792" => format!("refused: checks are read-only ({msg})"),
+                    "25006" => format!("refused: checks are read-only ({msg})"),
                     _ if msg.contains("readonly database") => {
                         format!("refused: checks are read-only ({msg})")
                     }

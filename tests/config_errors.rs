@@ -1,0 +1,185 @@
+//! A user with a broken configuration sees every problem at once, each located and explained.
+
+mod common;
+
+use common::Fixture;
+
+const SETTINGS: &str = "\
+checks_dir: checks
+sources:
+  pad:
+    url: sqlite:pad.db
+  warehouse:
+    url: ${SYNCWATCH_TEST_SURELY_UNSET_URL}
+    statement_timeout: 30 sec
+";
+
+fn problems(settings: &str, checks: &[(&str, &str)]) -> Vec<String> {
+    let f = Fixture::new(settings, checks);
+    let errors = f.load().expect_err("configuration should be refused");
+    let dir = format!("{}/", f.path().display());
+    errors
+        .0
+        .iter()
+        .map(|d| d.to_string().replace(&dir, ""))
+        .collect()
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_location_and_hint() {
+    let van = "\
+defaults: { source: pad, schedule: \"*/15 * * * *\" }
+checks:
+  - name: van_contacts_sync
+    freshness:
+      tabel: van.contacts
+      column: updated_at
+      warn_after: 2h
+      error_after: 6hr
+  - name: van_volume
+    schedule: \"*/15 * * *\"
+    row_count: { table: van.contacts, warn_below: 100, error_below: 1000 }
+  - name: van_dupes
+    source: pad_warehose
+    sql: { query: \"select 1\" }
+  - name: van_contacts_sync
+    freshness: { table: t, column: c, warn_after: 6h, error_after: 2h }
+  - name: no_kind
+    timezone: America/New_Yrok
+";
+    let got = problems(SETTINGS, &[("van.yaml", van)]);
+    let want = [
+        "checks/van.yaml:4:5: check \"van_contacts_sync\": freshness: missing required field \"table\"",
+        "checks/van.yaml:5:7: check \"van_contacts_sync\": freshness: unknown field \"tabel\" (did you mean \"table\"?)",
+        "checks/van.yaml:8:20: check \"van_contacts_sync\": freshness.error_after: \"6hr\" unknown unit \"hr\" (try \"6h\")",
+        "checks/van.yaml:10:15: check \"van_volume\": schedule: invalid cron expression \"*/15 * * *\": has 4 fields; expected 5 (minute hour day-of-month month day-of-week) or 6 with leading seconds (e.g. \"*/15 * * * *\" (minute hour day-of-month month day-of-week) or \"@hourly\")",
+        "checks/van.yaml:11:51: check \"van_volume\": row_count.warn_below: warn_below (100) must be greater than error_below (1000) (a check warns first, then fails)",
+        "checks/van.yaml:13:13: check \"van_dupes\": source: unknown source \"pad_warehose\" (sources defined in settings: pad, warehouse)",
+        "checks/van.yaml:14:5: check \"van_dupes\": sql: missing required field \"error_if\" (set warn_if, error_if or both, e.g. error_if: \"> 0\")",
+        "checks/van.yaml:15:11: check \"van_contacts_sync\": name: duplicate check name (first defined at checks/van.yaml:3:11; names must be unique across all files)",
+        "checks/van.yaml:16:51: check \"van_contacts_sync\": freshness.warn_after: warn_after (6h) must be less than error_after (2h) (a check warns first, then fails)",
+        "checks/van.yaml:17:5: check \"no_kind\": no check kind (add one of: freshness, row_count, sql, http)",
+        "checks/van.yaml:18:15: check \"no_kind\": timezone: unknown time zone \"America/New_Yrok\" (did you mean \"America/New_York\"?)",
+        "syncwatch.yaml:6:10: sources.warehouse.url: environment variable ${SYNCWATCH_TEST_SURELY_UNSET_URL} is not set (export SYNCWATCH_TEST_SURELY_UNSET_URL=… or write ${SYNCWATCH_TEST_SURELY_UNSET_URL:-default})",
+        "syncwatch.yaml:7:24: sources.warehouse.statement_timeout: \"30 sec\" unknown unit \"sec\" (try \"30s\")",
+    ];
+    for w in &want {
+        assert!(
+            got.contains(&w.to_string()),
+            "missing:\n  {w}\ngot:\n  {}",
+            got.join("\n  ")
+        );
+    }
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "unexpected extra problems:\n  {}",
+        got.join("\n  ")
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_are_located_and_other_files_still_checked() {
+    let broken = "checks:\n  - name: a\n    freshness: { table: t, column: c\n";
+    let other = "checks:\n  - name: b\n    source: pad\n    row_count: { table: t, error_below: 1, colour: red }\n";
+    let got = problems(
+        "sources:\n  pad: { url: \"sqlite:x.db\" }\n",
+        &[("a.yaml", broken), ("b.yaml", other)],
+    );
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(
+        got[0].starts_with("checks/a.yaml:4:1: YAML syntax error:"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[0].ends_with("(check indentation and quoting; values with `: ` or `#` need quotes)"),
+        "{}",
+        got[0]
+    );
+    assert_eq!(
+        got[1],
+        "checks/b.yaml:4:44: check \"b\": row_count: unknown field \"colour\" (expected one of: error_above, error_below, filter, table, warn_above, warn_below)"
+    );
+}
+
+#[test]
+fn missing_required_fields_are_named() {
+    let checks = "checks:\n  - name: a\n    source: pad\n    freshness:\n      table: t\n      warn_after: 1h\n  - freshness: { table: t, column: c, error_after: 1h }\n    source: pad\n";
+    let got = problems(
+        "sources:\n  pad: { url: \"sqlite:x.db\" }\n",
+        &[("a.yaml", checks)],
+    );
+    assert_eq!(
+        got,
+        vec![
+            "checks/a.yaml:4:5: check \"a\": freshness: missing required field \"column\" (the timestamp column, e.g. `updated_at`)".to_string(),
+            "checks/a.yaml:7:5: check \"checks[1]\": missing required field \"name\"".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn a_good_configuration_loads_with_defaults_applied() {
+    let settings = "sources:\n  pad: { url: \"sqlite:pad.db\", timezone: Europe/Berlin }\ndefaults: { labels: { team: data } }\n";
+    let checks = "defaults: { source: pad, timezone: America/New_York, labels: { partner: van } }\nchecks:\n  - name: a\n    labels: { tier: critical }\n    freshness: { table: van.contacts, column: updated_at, error_after: 1d }\n";
+    let f = Fixture::new(settings, &[("van.yaml", checks)]);
+    let plan = f.plan();
+    let c = &plan.checks[0];
+    assert_eq!(c.source.as_deref(), Some("pad"));
+    assert_eq!(c.schedule.expr(), "*/15 * * * *");
+    assert_eq!(c.schedule.timezone(), chrono_tz::America::New_York);
+    let labels: Vec<(&str, &str)> = c
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![("partner", "van"), ("team", "data"), ("tier", "critical")]
+    );
+    assert_eq!(
+        plan.settings.sources["pad"].timezone,
+        chrono_tz::Europe::Berlin
+    );
+}
+
+#[test]
+fn validate_exits_78_and_lists_all_problems_on_stderr() {
+    let checks = "checks:\n  - name: a\n    source: nope\n    sql: { query: \"select 1\", error_if: \"> 0\" }\n  - name: b\n    source: pad\n    freshness: { table: t, column: c, warn_after: 2 }\n";
+    let f = Fixture::new(
+        "sources:\n  pad: { url: \"sqlite:x.db\" }\n",
+        &[("a.yaml", checks)],
+    );
+    let out = common::bin()
+        .arg("validate")
+        .arg("--config")
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "check \"a\": source: unknown source \"nope\" (sources defined in settings: pad)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("check \"b\": freshness.warn_after: \"2\" has no unit (try \"2m\" or \"2s\")"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("2 problems found"), "{err}");
+    // `run` refuses the same configuration with the same exit code, before touching anything.
+    let out = common::bin()
+        .arg("run")
+        .arg("--config")
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        !f.path().join(".syncwatch").exists(),
+        "no store is created for a bad configuration"
+    );
+}

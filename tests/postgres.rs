@@ -1,0 +1,194 @@
+//! Checks against a real PostgreSQL: every kind and verdict, timestamp/timestamptz/epoch columns,
+//! naive timestamps in the source's time zone, timeouts, read-only enforcement.
+
+mod common;
+
+use common::{run_all, unique, Fixture, PG_URL};
+use sqlx::{Executor, PgConnection};
+use syncwatch::verdict::{Observed, Verdict};
+
+async fn schema(pg: &mut PgConnection) -> String {
+    let s = unique("sw");
+    pg.execute(
+        format!(
+            "CREATE SCHEMA {s};
+             CREATE TABLE {s}.events (id serial, kind text, ts timestamp, tstz timestamptz, epoch bigint, amount numeric(10,2));
+             INSERT INTO {s}.events (kind, ts, tstz, epoch, amount)
+             SELECT k, (now() - a) AT TIME ZONE 'UTC', now() - a, extract(epoch from now() - a)::bigint, 1.25
+             FROM (VALUES ('fresh', interval '10 minutes'), ('warn', interval '3 hours'), ('fail', interval '2 days')) v(k, a);
+             CREATE TABLE {s}.ny (ts_local timestamp);
+             INSERT INTO {s}.ny VALUES ((now() - interval '3 hours') AT TIME ZONE 'America/New_York');"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    s
+}
+
+async fn drop_schema(pg: &mut PgConnection, s: &str) {
+    let _ = pg
+        .execute(format!("DROP SCHEMA {s} CASCADE").as_str())
+        .await;
+}
+
+fn settings() -> String {
+    format!(
+        "sources:\n  pg: {{ url: \"{PG_URL}\", statement_timeout: 2s }}\n  pg_ny: {{ url: \"{PG_URL}\", timezone: America/New_York }}\n"
+    )
+}
+
+#[tokio::test]
+async fn freshness_verdicts_for_each_column_type() {
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let s = schema(&mut pg).await;
+    let mut checks = String::from("defaults: { source: pg }\nchecks:\n");
+    for col in ["ts", "tstz", "epoch"] {
+        for kind in ["fresh", "warn", "fail"] {
+            checks.push_str(&format!(
+                "  - name: {col}_{kind}\n    freshness: {{ table: {s}.events, column: {col}, filter: \"kind = '{kind}'\", warn_after: 1h, error_after: 6h }}\n"
+            ));
+        }
+    }
+    checks.push_str(&format!(
+        "  - name: empty_default\n    freshness: {{ table: {s}.events, column: tstz, filter: \"kind = 'none'\", error_after: 1h }}\n\
+         \x20 - name: empty_warn\n    freshness: {{ table: {s}.events, column: tstz, filter: \"kind = 'none'\", error_after: 1h, on_empty: warn }}\n\
+         \x20 - name: by_query\n    freshness: {{ query: \"SELECT max(tstz) FROM {s}.events WHERE kind <> 'fresh'\", warn_after: 1h, error_after: 6h }}\n\
+         \x20 - name: naive_new_york\n    source: pg_ny\n    freshness: {{ table: {s}.ny, column: ts_local, warn_after: 1h, error_after: 6h }}\n"
+    ));
+    let f = Fixture::new(&settings(), &[("pg.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    drop_schema(&mut pg, &s).await;
+    let want = [
+        ("ts_fresh", Verdict::Pass),
+        ("ts_warn", Verdict::Warn),
+        ("ts_fail", Verdict::Fail),
+        ("tstz_fresh", Verdict::Pass),
+        ("tstz_warn", Verdict::Warn),
+        ("tstz_fail", Verdict::Fail),
+        ("epoch_fresh", Verdict::Pass),
+        ("epoch_warn", Verdict::Warn),
+        ("epoch_fail", Verdict::Fail),
+        ("empty_default", Verdict::Fail),
+        ("empty_warn", Verdict::Warn),
+        ("by_query", Verdict::Warn),
+        // Read as New York wall time: 3 h old (warn). Read as UTC it would be 8 h (fail).
+        ("naive_new_york", Verdict::Warn),
+    ];
+    for (name, verdict) in want {
+        assert_eq!(got[name].verdict, verdict, "{name}: {:?}", got[name]);
+    }
+    let Observed::Age { age_seconds, .. } = got["tstz_fresh"].observed else {
+        panic!("{:?}", got["tstz_fresh"])
+    };
+    assert!(
+        (540.0..720.0).contains(&age_seconds),
+        "10 minutes old, measured {age_seconds}s"
+    );
+    let Observed::Age { age_seconds, .. } = got["naive_new_york"].observed else {
+        panic!()
+    };
+    assert!(
+        (3.0 * 3600.0 - 60.0..3.0 * 3600.0 + 120.0).contains(&age_seconds),
+        "{age_seconds}"
+    );
+}
+
+#[tokio::test]
+async fn row_count_and_sql_checks() {
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let s = schema(&mut pg).await;
+    let checks = format!(
+        "defaults: {{ source: pg }}\nchecks:\n\
+         \x20 - name: count_ok\n    row_count: {{ table: {s}.events, warn_below: 2, error_below: 1 }}\n\
+         \x20 - name: count_warn\n    row_count: {{ table: {s}.events, filter: \"kind = 'fresh'\", warn_below: 2, error_below: 1 }}\n\
+         \x20 - name: count_fail_above\n    row_count: {{ table: {s}.events, warn_above: 1, error_above: 2 }}\n\
+         \x20 - name: numeric_sum\n    sql: {{ query: \"SELECT sum(amount) FROM {s}.events\", warn_if: \"> 3\", error_if: \"> 10\" }}\n\
+         \x20 - name: zero_is_fine\n    sql: {{ query: \"SELECT count(*) FROM {s}.events WHERE kind = 'x'\", error_if: \"> 0\" }}\n\
+         \x20 - name: bad_sql\n    sql: {{ query: \"SELECT nope FROM {s}.events\", error_if: \"> 0\" }}\n"
+    );
+    let f = Fixture::new(&settings(), &[("pg.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    drop_schema(&mut pg, &s).await;
+    assert_eq!(got["count_ok"].verdict, Verdict::Pass);
+    assert_eq!(got["count_ok"].observed, Observed::Number { value: 3.0 });
+    assert_eq!(got["count_warn"].verdict, Verdict::Warn);
+    assert_eq!(got["count_fail_above"].verdict, Verdict::Fail);
+    assert_eq!(
+        got["numeric_sum"].verdict,
+        Verdict::Warn,
+        "{:?}",
+        got["numeric_sum"]
+    );
+    assert_eq!(
+        got["numeric_sum"].observed,
+        Observed::Number { value: 3.75 }
+    );
+    assert_eq!(got["zero_is_fine"].verdict, Verdict::Pass);
+    assert_eq!(got["bad_sql"].verdict, Verdict::Error);
+    assert!(got["bad_sql"]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("column \"nope\" does not exist"));
+}
+
+#[tokio::test]
+async fn a_query_beyond_statement_timeout_is_an_error_and_others_still_pass() {
+    let Some(_pg) = common::pg().await else {
+        return;
+    };
+    let checks = "defaults: { source: pg }\nchecks:\n\
+        \x20 - name: slow\n    sql: { query: \"SELECT count(*) FROM (SELECT pg_sleep(5)) s\", error_if: \"> 100\" }\n\
+        \x20 - name: quick\n    sql: { query: \"SELECT 1\", error_if: \"> 1\" }\n";
+    let f = Fixture::new(&settings(), &[("pg.yaml", checks)]);
+    let (report, got) = run_all(f.plan()).await;
+    assert_eq!(got["slow"].verdict, Verdict::Error);
+    let reason = got["slow"].reason.as_deref().unwrap();
+    assert!(reason.contains("statement_timeout 2s"), "{reason}");
+    assert_eq!(got["quick"].verdict, Verdict::Pass);
+    assert!(
+        report.duration.as_secs_f64() < 5.0,
+        "the server cancelled the query at 2s"
+    );
+}
+
+#[tokio::test]
+async fn checks_cannot_write_to_the_partner_database() {
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let s = schema(&mut pg).await;
+    pg.execute(
+        format!(
+            "CREATE FUNCTION {s}.sneaky() RETURNS bigint LANGUAGE sql AS $$ INSERT INTO {s}.events (kind) VALUES ('written'); SELECT 1::bigint $$;"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let checks = format!(
+        "defaults: {{ source: pg }}\nchecks:\n\
+         \x20 - name: writes_via_function\n    sql: {{ query: \"SELECT {s}.sneaky()\", error_if: \"> 5\" }}\n\
+         \x20 - name: injects_via_filter\n    row_count: {{ table: {s}.events, filter: \"1=1; DELETE FROM {s}.events\", error_below: 1 }}\n"
+    );
+    let f = Fixture::new(&settings(), &[("pg.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {s}.events"))
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    drop_schema(&mut pg, &s).await;
+    assert_eq!(rows, 3, "nothing was inserted or deleted");
+    assert_eq!(got["writes_via_function"].verdict, Verdict::Error);
+    let reason = got["writes_via_function"].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("refused: checks are read-only"),
+        "{reason}"
+    );
+    assert_eq!(got["injects_via_filter"].verdict, Verdict::Error);
+}
