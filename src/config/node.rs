@@ -246,6 +246,10 @@ impl<'a> MapNode<'a> {
         self.get(key)?.string()
     }
 
+    pub fn duration(&self, key: &'static str) -> Option<Duration> {
+        self.get(key)?.duration()
+    }
+
     /// Every entry with a string key, in file order (for maps keyed by user names).
     pub fn entries(&self) -> Vec<(String, Node<'a>)> {
         let Value::Mapping(m) = self.node.value else {

@@ -23,6 +23,8 @@ pub struct Settings {
 pub struct StoreSpec {
     pub url: SecretString,
     pub display: String,
+    /// How long to keep trying to reach a PostgreSQL store.
+    pub connect_timeout: Duration,
 }
 
 /// Defaults applied to checks that do not set their own (settings, then file, then check).
@@ -81,19 +83,28 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
 }
 
 fn decode_store(m: &MapNode<'_>, base_dir: &Path) -> StoreSpec {
+    let sm = m.get("store").and_then(|n| n.map());
+    let url = sm
+        .as_ref()
+        .and_then(|sm| sm.get("url"))
+        .map(|n| (n.interpolated(), n));
+    let connect_timeout = sm
+        .as_ref()
+        .and_then(|sm| sm.duration("connect_timeout"))
+        .unwrap_or(Duration::from_secs(10));
+    if let Some(sm) = sm {
+        sm.finish();
+    }
+    let spec = |(url, display): (String, String)| StoreSpec {
+        url: SecretString::from(url),
+        display,
+        connect_timeout,
+    };
     let fallback = || {
         let (_, url, display) =
             normalize_url(DEFAULT_STORE, base_dir).expect("default store URL is valid");
-        StoreSpec {
-            url: SecretString::from(url),
-            display,
-        }
+        spec((url, display))
     };
-    let Some(sm) = m.get("store").and_then(|n| n.map()) else {
-        return fallback();
-    };
-    let url = sm.get("url").map(|n| (n.interpolated(), n));
-    sm.finish();
     let Some((Some(raw), node)) = url else {
         return fallback();
     };
@@ -102,10 +113,7 @@ fn decode_store(m: &MapNode<'_>, base_dir: &Path) -> StoreSpec {
             node.error("the state store must be SQLite or PostgreSQL", None);
             fallback()
         }
-        Ok((_, url, display)) => StoreSpec {
-            url: SecretString::from(url),
-            display,
-        },
+        Ok((_, url, display)) => spec((url, display)),
         Err((msg, hint)) => {
             node.error(msg, hint);
             fallback()

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{ConnectOptions, Connection, Executor, Row, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,7 +118,12 @@ impl SourcePool {
         };
         let result = match &self.pool {
             Pool::Pg(p) => {
-                let mut conn = p.acquire().await.map_err(|e| self.describe(e))?;
+                let mut conn = match p.acquire().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
+                    }
+                };
                 let run = async {
                     let mut tx = conn.begin().await?;
                     tx.execute("SET TRANSACTION READ ONLY").await?;
@@ -137,7 +142,12 @@ impl SourcePool {
                 out
             }
             Pool::My(p) => {
-                let mut conn = p.acquire().await.map_err(|e| self.describe(e))?;
+                let mut conn = match p.acquire().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
+                    }
+                };
                 let run = async {
                     let mut tx = conn.begin().await?;
                     let row = tx.fetch_optional(sql).await?;
@@ -151,7 +161,12 @@ impl SourcePool {
                 out
             }
             Pool::Lite(p) => {
-                let mut conn = p.acquire().await.map_err(|e| self.describe(e))?;
+                let mut conn = match p.acquire().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
+                    }
+                };
                 let run = async {
                     let mut tx = conn.begin().await?;
                     let row = tx.fetch_optional(sql).await?;
@@ -170,6 +185,25 @@ impl SourcePool {
             Ok(Err(e)) => Err(self.describe(e)),
             Ok(Ok(None)) => Err("the query returned no row".into()),
             Ok(Ok(Some(values))) => Ok(values),
+        }
+    }
+
+    /// The pool retries failed connects until connect_timeout and then says only "timed out";
+    /// one more direct attempt recovers the cause (refused, bad password, unknown database).
+    async fn acquire_error<C, F>(&self, e: sqlx::Error, direct: F) -> String
+    where
+        F: std::future::Future<Output = Result<C, sqlx::Error>>,
+    {
+        if !matches!(e, sqlx::Error::PoolTimedOut) {
+            return self.describe(e);
+        }
+        match tokio::time::timeout(self.spec.connect_timeout, direct).await {
+            Ok(Err(cause)) => format!(
+                "{} (kept trying for connect_timeout {})",
+                self.describe(cause),
+                crate::duration::canonical(self.spec.connect_timeout)
+            ),
+            _ => self.describe(e),
         }
     }
 

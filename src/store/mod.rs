@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::Row;
+use sqlx::{ConnectOptions, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -92,12 +92,23 @@ impl Store {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|_| unavailable("invalid PostgreSQL URL".into()))?
                 .application_name("syncwatch-store");
-            let pool = PgPoolOptions::new()
+            let pool = match PgPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts)
+                .acquire_timeout(spec.connect_timeout)
+                .connect_with(opts.clone())
                 .await
-                .map_err(|e| unavailable(e.to_string()))?;
+            {
+                Ok(p) => p,
+                // The pool retries until its timeout and then hides why; one direct try tells.
+                Err(e) => {
+                    let cause =
+                        match tokio::time::timeout(spec.connect_timeout, opts.connect()).await {
+                            Ok(Err(cause)) => cause.to_string(),
+                            _ => e.to_string(),
+                        };
+                    return Err(unavailable(cause));
+                }
+            };
             migrate::postgres(&pool)
                 .await
                 .map_err(|e| unavailable(format!("migration failed: {e}")))?;

@@ -1,0 +1,218 @@
+//! What a user sees from the command line: the demo, run/plan/validate output, exit codes.
+
+mod common;
+
+use common::bin;
+use std::process::Output;
+
+fn demo_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    bin()
+        .arg("demo")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+#[test]
+fn demo_shows_pass_warn_fail_and_error_from_any_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = demo_in(dir.path(), &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for header in [
+        "CHECK",
+        "KIND",
+        "SOURCE",
+        "VERDICT",
+        "OBSERVED",
+        "THRESHOLDS",
+        "TOOK",
+        "REASON",
+    ] {
+        assert!(stdout.contains(header), "{stdout}");
+    }
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{stdout}"))
+            .to_string()
+    };
+    assert!(line("van_contacts_sync ").contains("  PASS  "), "{stdout}");
+    assert!(line("ngp_donations_sync ").contains("  WARN  "));
+    assert!(line("ngp_donations_sync ").contains("(> warn_after 1h)"));
+    assert!(line("mobilize_events_sync ").contains("  FAIL  "));
+    assert!(line("legacy_signups_sync ").contains("  ERROR  "));
+    assert!(line("legacy_signups_sync ").contains("no such table: legacy_signups"));
+    assert!(stdout.contains("6 checks ran in"), "{stdout}");
+    assert!(
+        stdout.contains("3 pass, 1 warn, 1 fail, 1 error"),
+        "{stdout}"
+    );
+    assert!(dir.path().join(".syncwatch/demo-partner.db").exists());
+    assert!(dir.path().join(".syncwatch/state.db").exists());
+}
+
+#[test]
+fn run_json_fail_on_and_only() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    // Copy the repository's demo settings and checks so `run` works like at the repo root.
+    std::fs::copy(
+        format!("{repo}/syncwatch.yaml"),
+        dir.path().join("syncwatch.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::copy(
+        format!("{repo}/checks/demo.yaml"),
+        dir.path().join("checks/demo.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        demo_in(dir.path(), &["--format", "json"]).status.code(),
+        Some(0)
+    );
+
+    let run = |args: &[&str]| {
+        bin()
+            .arg("run")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--all", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stale data is handled by paging, not by failing the Job"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["ran"], 6);
+    assert_eq!(report["summary"]["fail"], 1);
+    let checks = report["checks"].as_array().unwrap();
+    let mobilize = checks
+        .iter()
+        .find(|c| c["name"] == "mobilize_events_sync")
+        .unwrap();
+    assert_eq!(mobilize["verdict"], "fail");
+    assert_eq!(mobilize["labels"]["partner"], "demo");
+    assert!(mobilize["observed"]["age_seconds"].as_f64().unwrap() > 2.0 * 86400.0);
+    assert_eq!(
+        mobilize["consecutive_failures"], 2,
+        "the demo ran it once before"
+    );
+
+    assert_eq!(run(&["--all", "--fail-on", "error"]).status.code(), Some(1));
+    assert_eq!(
+        run(&["--only", "van_contacts_sync", "--fail-on", "warn"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "--only",
+            "ngp_donations_sync,van_contacts_sync",
+            "--fail-on",
+            "warn"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    let out = run(&["--only", "van_contact_sync"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr)
+        .contains("no check named \"van_contact_sync\" (did you mean \"van_contacts_sync\"?)"));
+
+    // Nothing is due right after a run of every check.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).starts_with("0 checks ran in"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("6 not due (run with --all to include them)"));
+
+    let out = bin()
+        .args(["plan", "--format", "json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mobilize = plan["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mobilize_events_sync")
+        .unwrap();
+    assert_eq!(mobilize["schedule"], "0 6 * * *");
+    assert_eq!(mobilize["timezone"], "America/New_York");
+    let next: Vec<&str> = mobilize["next_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(next.len(), 3);
+    assert!(
+        next.iter()
+            .all(|t| t.contains("T10:00:00") || t.contains("T11:00:00")),
+        "06:00 New York is 10:00 or 11:00 UTC: {next:?}"
+    );
+
+    let out = bin()
+        .arg("validate")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "syncwatch.yaml: OK: 6 checks in 1 file, 1 source"
+    );
+}
+
+#[test]
+fn an_unreachable_store_is_a_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("syncwatch.yaml"),
+        "store: { url: \"postgres://u:store-secret@127.0.0.1:1/state\", connect_timeout: 1s }\nsources:\n  p: { url: \"sqlite:p.db\" }\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("checks/a.yaml"),
+        "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
+    )
+    .unwrap();
+    let out = bin().arg("run").current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("postgres://127.0.0.1:1/state"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("store-secret"), "{err}");
+}
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = text(&out.stdout);
+    for word in ["run", "validate", "plan", "demo", "Exit codes", "--config"] {
+        assert!(help.contains(word), "{help}");
+    }
+}

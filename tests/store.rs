@@ -1,0 +1,152 @@
+//! The state store keeps every run and per-check streaks, on SQLite and PostgreSQL, and
+//! survives several `syncwatch run` processes writing at once.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{unique, Fixture};
+use sqlx::{Connection, Executor};
+use syncwatch::app::App;
+use syncwatch::pass::{self, Selection};
+use syncwatch::verdict::Verdict;
+
+/// A demo-like setup: one SQLite partner table that is fresh, one that is stale.
+async fn fixture(store_url: &str) -> Fixture {
+    let f = Fixture::new("", &[]);
+    let db = f.path().join("partner.db");
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    c.execute(
+        "CREATE TABLE fresh (ts TEXT); INSERT INTO fresh VALUES (datetime('now', '-5 minutes'));
+         CREATE TABLE stale (ts TEXT); INSERT INTO stale VALUES (datetime('now', '-2 days'));",
+    )
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    std::fs::write(
+        f.settings_path(),
+        format!(
+            "store: {{ url: \"{store_url}\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        f.path().join("checks/p.yaml"),
+        "defaults: { source: p, schedule: \"*/15 * * * *\" }\nchecks:\n\
+         \x20 - name: fresh\n    freshness: { table: fresh, column: ts, error_after: 1h }\n\
+         \x20 - name: stale\n    freshness: { table: stale, column: ts, error_after: 1h }\n",
+    )
+    .unwrap();
+    f
+}
+
+async fn streaks_accumulate(store_url: &str) {
+    let f = fixture(store_url).await;
+    let app = App::build(f.plan()).await.unwrap();
+    let start = Utc::now();
+    for _ in 0..3 {
+        pass::run(app.clone(), &Selection::All, Utc::now())
+            .await
+            .unwrap();
+    }
+    let states = app.store.states().await.unwrap();
+    let (fresh, stale) = (&states["fresh"], &states["stale"]);
+    assert_eq!(
+        (
+            fresh.last_verdict,
+            fresh.consecutive_passes,
+            fresh.consecutive_failures
+        ),
+        (Verdict::Pass, 3, 0)
+    );
+    assert_eq!(
+        (
+            stale.last_verdict,
+            stale.consecutive_passes,
+            stale.consecutive_failures
+        ),
+        (Verdict::Fail, 0, 3)
+    );
+    assert!(fresh
+        .last_success_at
+        .is_some_and(|t| t >= start - Duration::seconds(1)));
+    assert_eq!(stale.last_success_at, None);
+    assert!(
+        stale.verdict_since <= stale.last_run_at,
+        "the streak started at the first failing run"
+    );
+    assert_eq!(app.store.run_count("stale").await.unwrap(), 3);
+
+    // Due: nothing right after the runs; every check once the next quarter hour has passed.
+    let last = states.values().map(|s| s.last_run_at).max().unwrap();
+    let soon = pass::select(&app, &Selection::Due, last + Duration::seconds(1))
+        .await
+        .unwrap();
+    let next_quarter = app.plan.checks[0].schedule.next_after(last).unwrap();
+    let later = pass::select(&app, &Selection::Due, next_quarter)
+        .await
+        .unwrap();
+    assert!(
+        soon.is_empty() || next_quarter <= last + Duration::seconds(1),
+        "{soon:?}"
+    );
+    assert_eq!(later, vec![0, 1]);
+    app.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_runs_and_streaks() {
+    streaks_accumulate("sqlite:state/syncwatch.db").await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_runs_and_streaks() {
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let db = unique("sw_store");
+    pg.execute(format!("CREATE DATABASE {db}").as_str())
+        .await
+        .unwrap();
+    streaks_accumulate(&format!("postgres://postgres@127.0.0.1:5432/{db}")).await;
+    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_run_processes_share_one_sqlite_store() {
+    let f = fixture("sqlite:state.db").await;
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            common::bin()
+                .args(["run", "--all", "--format", "json", "--config"])
+                .arg(f.settings_path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["summary"]["ran"], 2);
+        assert_eq!(report["store_errors"].as_array().unwrap().len(), 0);
+    }
+    let app = App::build(f.plan()).await.unwrap();
+    assert_eq!(app.store.run_count("stale").await.unwrap(), 6);
+    assert_eq!(
+        app.store.states().await.unwrap()["stale"].consecutive_failures,
+        6,
+        "no streak update was lost"
+    );
+    app.close().await;
+}
