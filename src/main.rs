@@ -292,61 +292,7 @@ fn validate(path: &Path, format: Format) -> u8 {
 fn print_plan(plan: &Plan, format: Format, next: usize) {
     let now = Utc::now();
     match format {
-        Format::Table => {
-            let rows: Vec<Vec<String>> = plan
-                .checks
-                .iter()
-                .map(|c| {
-                    let tz = c.schedule.timezone();
-                    let times: Vec<String> = c
-                        .schedule
-                        .upcoming(now, next)
-                        .iter()
-                        .map(|t| {
-                            t.with_timezone(&tz)
-                                .format("%a %Y-%m-%d %H:%M %Z")
-                                .to_string()
-                        })
-                        .collect();
-                    vec![
-                        c.name.clone(),
-                        c.kind.label().into(),
-                        c.source.clone().unwrap_or_else(|| "-".into()),
-                        c.schedule.expr().into(),
-                        tz.to_string(),
-                        times.join(", "),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                report::table(
-                    &[
-                        "CHECK",
-                        "KIND",
-                        "SOURCE",
-                        "SCHEDULE",
-                        "TIMEZONE",
-                        "NEXT RUNS"
-                    ],
-                    &rows
-                )
-            );
-        }
-        Format::Json => {
-            let checks: Vec<_> = plan
-                .checks
-                .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "name": c.name, "kind": c.kind.label(), "source": c.source, "labels": c.labels,
-                        "schedule": c.schedule.expr(), "timezone": c.schedule.timezone().to_string(),
-                        "thresholds": report::thresholds(&c.kind), "defined_at": c.defined_at,
-                        "next_runs": c.schedule.upcoming(now, next),
-                    })
-                })
-                .collect();
-            println!("{:#}", serde_json::json!({ "checks": checks }));
-        }
+        Format::Table => print!("{}", report::plan_table(&plan.checks, now, next)),
+        Format::Json => println!("{:#}", report::plan_json(&plan.checks, now, next)),
     }
 }

@@ -5,6 +5,7 @@ use crate::judge::fmt_num;
 use crate::model::{Check, CheckKind};
 use crate::pass::PassReport;
 use crate::verdict::{Observed, Verdict};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 /// Left-aligned columns separated by two spaces; the last column is never padded.
@@ -198,6 +199,65 @@ pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
         "store_errors": report.store_errors,
         "checks": results,
     })
+}
+
+/// Every check with its schedule and next run times, shown in the check's own time zone.
+pub fn plan_table(checks: &[Check], now: DateTime<Utc>, next: usize) -> String {
+    let rows: Vec<Vec<String>> = checks
+        .iter()
+        .map(|c| {
+            let tz = c.schedule.timezone();
+            let times: Vec<String> = c
+                .schedule
+                .upcoming(now, next)
+                .iter()
+                .map(|t| {
+                    t.with_timezone(&tz)
+                        .format("%a %Y-%m-%d %H:%M %Z")
+                        .to_string()
+                })
+                .collect();
+            vec![
+                c.name.clone(),
+                c.kind.label().into(),
+                c.source.clone().unwrap_or_else(|| "-".into()),
+                c.schedule.expr().into(),
+                tz.to_string(),
+                times.join(", "),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "CHECK",
+            "KIND",
+            "SOURCE",
+            "SCHEDULE",
+            "TIMEZONE",
+            "NEXT RUNS",
+        ],
+        &rows,
+    )
+}
+
+pub fn plan_json(checks: &[Check], now: DateTime<Utc>, next: usize) -> Value {
+    let checks: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "kind": c.kind.label(),
+                "source": c.source,
+                "labels": c.labels,
+                "schedule": c.schedule.expr(),
+                "timezone": c.schedule.timezone().to_string(),
+                "thresholds": thresholds(&c.kind),
+                "defined_at": c.defined_at,
+                "next_runs": c.schedule.upcoming(now, next),
+            })
+        })
+        .collect();
+    json!({ "checks": checks })
 }
 
 #[cfg(test)]

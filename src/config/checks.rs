@@ -200,7 +200,7 @@ fn decode_kind(m: &MapNode<'_>) -> Option<CheckKind> {
             "freshness" => super::kinds::freshness(node).map(CheckKind::Freshness),
             "row_count" => super::kinds::row_count(node).map(CheckKind::RowCount),
             "sql" => super::kinds::sql(node).map(CheckKind::Sql),
-            _ => super::kinds::http(node).map(CheckKind::Http),
+            _ => super::http::decode(node).map(CheckKind::Http),
         },
         [_, (second, node), ..] => {
             node.key_error(

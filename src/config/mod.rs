@@ -4,6 +4,7 @@
 
 mod checks;
 pub mod diag;
+mod http;
 mod interp;
 mod kinds;
 mod locate;

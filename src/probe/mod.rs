@@ -7,7 +7,7 @@ pub mod query;
 pub mod value;
 
 use crate::judge;
-use crate::model::{Check, CheckKind};
+use crate::model::{Check, CheckKind, Freshness, RowCount, SqlAssert};
 use crate::verdict::Outcome;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -22,43 +22,42 @@ pub struct Probes {
 
 impl Probes {
     pub async fn run(&self, check: &Check) -> Outcome {
-        match &check.kind {
-            CheckKind::Http(h) => http::probe(&self.http, h, Utc::now).await,
-            kind => {
-                let Some(src) = check.source.as_ref().and_then(|s| self.sources.get(s)) else {
-                    return Outcome::error("source is not configured");
-                };
-                sql_probe(src, kind).await.unwrap_or_else(Outcome::error)
-            }
-        }
+        let source = check.source.as_ref().and_then(|s| self.sources.get(s));
+        let result = match (&check.kind, source) {
+            (CheckKind::Http(h), _) => return http::probe(&self.http, h, Utc::now).await,
+            (_, None) => Err("source is not configured".to_string()),
+            (CheckKind::Freshness(f), Some(src)) => freshness(src, f).await,
+            (CheckKind::RowCount(r), Some(src)) => row_count(src, r).await,
+            (CheckKind::Sql(s), Some(src)) => sql_assert(src, s).await,
+        };
+        result.unwrap_or_else(Outcome::error)
     }
 }
 
-async fn sql_probe(src: &SourcePool, kind: &CheckKind) -> Result<Outcome, String> {
-    let engine = src.spec.engine;
-    match kind {
-        CheckKind::Freshness(f) => {
-            let row = src.first_row(&query::freshness(engine, &f.from), 2).await?;
-            let newest = value::timestamp(&row[0], src.spec.timezone)
-                .map_err(|e| format!("newest timestamp: {e}"))?;
-            let clock: DateTime<Utc> =
-                value::timestamp(&row[1], Tz::UTC)?.ok_or("the database clock was NULL")?;
-            Ok(judge::age(newest, clock, &f.thresholds, f.on_empty))
-        }
-        CheckKind::RowCount(r) => {
-            let row = src
-                .first_row(&query::row_count(engine, &r.table, r.filter.as_deref()), 1)
-                .await?;
-            Ok(judge::bounds(value::number(&row[0])?, &r.bounds))
-        }
-        CheckKind::Sql(s) => {
-            let row = src.first_row(&query::scalar(engine, &s.query), 1).await?;
-            Ok(judge::condition(
-                value::number(&row[0])?,
-                s.warn_if.as_ref(),
-                s.error_if.as_ref(),
-            ))
-        }
-        CheckKind::Http(_) => unreachable!("HTTP checks do not use a source"),
-    }
+async fn freshness(src: &SourcePool, f: &Freshness) -> Result<Outcome, String> {
+    let row = src
+        .first_row(&query::freshness(src.spec.engine, &f.from), 2)
+        .await?;
+    let newest = value::timestamp(&row[0], src.spec.timezone)
+        .map_err(|e| format!("newest timestamp: {e}"))?;
+    let clock: DateTime<Utc> =
+        value::timestamp(&row[1], Tz::UTC)?.ok_or("the database clock was NULL")?;
+    Ok(judge::age(newest, clock, &f.thresholds, f.on_empty))
+}
+
+async fn row_count(src: &SourcePool, r: &RowCount) -> Result<Outcome, String> {
+    let sql = query::row_count(src.spec.engine, &r.table, r.filter.as_deref());
+    let row = src.first_row(&sql, 1).await?;
+    Ok(judge::bounds(value::number(&row[0])?, &r.bounds))
+}
+
+async fn sql_assert(src: &SourcePool, s: &SqlAssert) -> Result<Outcome, String> {
+    let row = src
+        .first_row(&query::scalar(src.spec.engine, &s.query), 1)
+        .await?;
+    Ok(judge::condition(
+        value::number(&row[0])?,
+        s.warn_if.as_ref(),
+        s.error_if.as_ref(),
+    ))
 }

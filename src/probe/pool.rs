@@ -20,6 +20,36 @@ pub enum PoolError {
     Options { source_name: String, reason: String },
 }
 
+/// Acquires a connection, runs `$setup` then `$sql` in one transaction that is always rolled
+/// back, and decodes the first row with `$raw`. A connection abandoned by the timeout is closed,
+/// not returned to the pool mid-protocol. Each use type-checks against its own driver.
+macro_rules! first_row_in_tx {
+    ($self:ident, $pool:expr, $setup:expr, $raw:ident, $sql:expr, $cols:expr, $limit:expr) => {{
+        let mut conn = match $pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                return Err($self
+                    .acquire_error(e, $pool.connect_options().connect())
+                    .await)
+            }
+        };
+        let run = async {
+            let mut tx = conn.begin().await?;
+            for stmt in $setup {
+                tx.execute(stmt.as_str()).await?;
+            }
+            let row = tx.fetch_optional($sql).await?;
+            tx.rollback().await?;
+            Ok::<_, sqlx::Error>(row.map(|r| (0..$cols).map(|i| $raw(&r, i)).collect::<Vec<Raw>>()))
+        };
+        let out = tokio::time::timeout($limit, run).await;
+        if out.is_err() {
+            conn.close_on_drop();
+        }
+        out
+    }};
+}
+
 enum Pool {
     Pg(PgPool),
     My(MySqlPool),
@@ -116,69 +146,19 @@ impl SourcePool {
                 crate::duration::canonical(stmt)
             )
         };
+        // PostgreSQL connections already default to read-only; say it again per transaction, and
+        // bound this transaction's statements. MySQL sessions and SQLite files are read-only.
+        let setup: Vec<String> = match self.spec.engine {
+            Engine::Postgres => vec![
+                "SET TRANSACTION READ ONLY".into(),
+                format!("SET LOCAL statement_timeout = {}", stmt.as_millis()),
+            ],
+            Engine::MySql | Engine::Sqlite => Vec::new(),
+        };
         let result = match &self.pool {
-            Pool::Pg(p) => {
-                let mut conn = match p.acquire().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
-                    }
-                };
-                let run = async {
-                    let mut tx = conn.begin().await?;
-                    tx.execute("SET TRANSACTION READ ONLY").await?;
-                    tx.execute(
-                        format!("SET LOCAL statement_timeout = {}", stmt.as_millis()).as_str(),
-                    )
-                    .await?;
-                    let row = tx.fetch_optional(sql).await?;
-                    tx.rollback().await?;
-                    Ok::<_, sqlx::Error>(row.map(|r| (0..cols).map(|i| pg_raw(&r, i)).collect()))
-                };
-                let out = tokio::time::timeout(limit, run).await;
-                if out.is_err() {
-                    conn.close_on_drop();
-                }
-                out
-            }
-            Pool::My(p) => {
-                let mut conn = match p.acquire().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
-                    }
-                };
-                let run = async {
-                    let mut tx = conn.begin().await?;
-                    let row = tx.fetch_optional(sql).await?;
-                    tx.rollback().await?;
-                    Ok::<_, sqlx::Error>(row.map(|r| (0..cols).map(|i| my_raw(&r, i)).collect()))
-                };
-                let out = tokio::time::timeout(limit, run).await;
-                if out.is_err() {
-                    conn.close_on_drop();
-                }
-                out
-            }
-            Pool::Lite(p) => {
-                let mut conn = match p.acquire().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
-                    }
-                };
-                let run = async {
-                    let mut tx = conn.begin().await?;
-                    let row = tx.fetch_optional(sql).await?;
-                    tx.rollback().await?;
-                    Ok::<_, sqlx::Error>(row.map(|r| (0..cols).map(|i| lite_raw(&r, i)).collect()))
-                };
-                let out = tokio::time::timeout(limit, run).await;
-                if out.is_err() {
-                    conn.close_on_drop();
-                }
-                out
-            }
+            Pool::Pg(p) => first_row_in_tx!(self, p, &setup, pg_raw, sql, cols, limit),
+            Pool::My(p) => first_row_in_tx!(self, p, &setup, my_raw, sql, cols, limit),
+            Pool::Lite(p) => first_row_in_tx!(self, p, &setup, lite_raw, sql, cols, limit),
         };
         match result {
             Err(_) => Err(late()),

@@ -1,0 +1,135 @@
+//! Decodes the body of an `http` check: URL, method, headers, expected status, optional body timestamp.
+
+use super::kinds::{age_thresholds, on_empty};
+use super::node::{MapNode, Node};
+use crate::model::{AgeThresholds, HttpCheck, SecretUrl};
+use secrecy::SecretString;
+use std::time::Duration;
+
+pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
+    let m = node.map()?;
+    let url = m.req("url").and_then(|n| {
+        let raw = n.interpolated()?;
+        match url::Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(SecretUrl(u)),
+            Ok(u) => {
+                n.error(
+                    format!("unsupported URL scheme \"{}\"", u.scheme()),
+                    Some("use http:// or https://".into()),
+                );
+                None
+            }
+            Err(e) => {
+                n.error(format!("not a valid URL: {e}"), None);
+                None
+            }
+        }
+    });
+    let method = match m.get("method") {
+        None => Some(reqwest::Method::GET),
+        Some(n) => n
+            .string()
+            .and_then(|s| match s.to_ascii_uppercase().as_str() {
+                "GET" | "HEAD" | "POST" => {
+                    reqwest::Method::from_bytes(s.to_ascii_uppercase().as_bytes()).ok()
+                }
+                _ => {
+                    n.error(
+                        format!("method \"{s}\" is not allowed for a health check"),
+                        Some("use GET, HEAD or POST".into()),
+                    );
+                    None
+                }
+            }),
+    };
+    let headers = headers(&m);
+    let expect_status = expect_status(&m);
+    let timeout = m
+        .get("timeout")
+        .map(|n| n.duration())
+        .unwrap_or(Some(Duration::from_secs(10)));
+    let pointer = m.str("timestamp_pointer").filter(|p| {
+        let ok = p.starts_with('/');
+        if !ok {
+            if let Some(n) = m.get("timestamp_pointer") {
+                n.error(
+                    format!("\"{p}\" is not a JSON pointer"),
+                    Some("JSON pointers start with /, e.g. /last_success_at".into()),
+                );
+            }
+        }
+        ok
+    });
+    let has_pointer = m.has("timestamp_pointer");
+    let thresholds = if has_pointer {
+        age_thresholds(&m)
+    } else {
+        for k in ["warn_after", "error_after"] {
+            if let Some(n) = m.get(k) {
+                n.error(
+                    format!("{k} needs timestamp_pointer"),
+                    Some("point at a timestamp in the JSON body, e.g. /last_success_at".into()),
+                );
+            }
+        }
+        Some(AgeThresholds {
+            warn_after: None,
+            error_after: None,
+        })
+    };
+    let on_empty = on_empty(&m);
+    m.finish();
+    Some(HttpCheck {
+        url: url?,
+        method: method?,
+        headers: headers?,
+        expect_status: expect_status?,
+        timeout: timeout?,
+        timestamp_pointer: if has_pointer { Some(pointer?) } else { None },
+        thresholds: thresholds?,
+        on_empty: on_empty?,
+    })
+}
+
+fn headers(m: &MapNode<'_>) -> Option<Vec<(String, SecretString)>> {
+    let Some(hm) = m.get("headers").and_then(|n| n.map()) else {
+        return (!m.has("headers")).then(Vec::new);
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (k, n) in hm.entries() {
+        match n.interpolated() {
+            Some(v) if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok() => {
+                out.push((k, SecretString::from(v)))
+            }
+            Some(_) => {
+                n.key_error(format!("\"{k}\" is not a valid header name"), None);
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn expect_status(m: &MapNode<'_>) -> Option<Vec<u16>> {
+    let Some(n) = m.get("expect_status") else {
+        return Some(vec![200]);
+    };
+    let items = match n.value {
+        yaml_serde::Value::Sequence(_) => n.seq()?,
+        _ => vec![n.clone()],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item.number() {
+            Some(c) if (100.0..600.0).contains(&c) && c.fract() == 0.0 => out.push(c as u16),
+            Some(c) => item.error(
+                format!("{c} is not an HTTP status"),
+                Some("use 100–599, e.g. 200".into()),
+            ),
+            None => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
