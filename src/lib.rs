@@ -4,14 +4,17 @@
 //! → `report`. The CLI in `main.rs` is a thin layer over these.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod duration;
 pub mod judge;
+pub mod metrics;
 pub mod model;
 pub mod pass;
 pub mod probe;
 pub mod report;
 pub mod schedule;
+pub mod scheduler;
 pub mod store;
 pub mod verdict;
