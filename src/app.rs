@@ -18,6 +18,7 @@ pub enum AppError {
 
 pub struct App {
     pub plan: Plan,
+    by_name: HashMap<String, usize>,
     pub store: Store,
     pub probes: Probes,
 }
@@ -34,11 +35,23 @@ impl App {
             .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()?;
+        let by_name = plan
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
         Ok(Arc::new(App {
             plan,
+            by_name,
             store,
             probes: Probes { sources, http },
         }))
+    }
+
+    /// Position of a check in the plan.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
     }
 
     pub async fn close(&self) {

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod duration;
 pub mod judge;
@@ -18,3 +19,4 @@ pub mod schedule;
 pub mod scheduler;
 pub mod store;
 pub mod verdict;
+pub mod web;

@@ -6,10 +6,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use syncwatch::clock::Clock;
 use syncwatch::config::{self, ConfigErrors, Plan};
+use syncwatch::metrics::Metrics;
 use syncwatch::pass::{self, Selection};
 use syncwatch::verdict::Verdict;
-use syncwatch::{app::App, demo, report};
+use syncwatch::{app::App, daemon, demo, report};
 
 /// Exit codes (CronJob mode): 0 ran, 1 at or above --fail-on, 2 runtime error, 78 bad configuration.
 const EXIT_THRESHOLD: u8 = 1;
@@ -43,6 +45,9 @@ struct Cli {
         value_name = "LEVEL"
     )]
     log_level: String,
+    /// Log format: human-readable text, or one JSON object per line.
+    #[arg(long, global = true, env = "SYNCWATCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +67,25 @@ enum Command {
         /// Exit 1 when any check is at or above this verdict (pass < warn < fail < error). Default: never.
         #[arg(long, value_enum, value_name = "VERDICT")]
         fail_on: Option<FailOn>,
+        /// After the pass, PUT its metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091).
+        #[arg(long, env = "SYNCWATCH_PUSHGATEWAY", value_name = "URL")]
+        push_gateway: Option<url::Url>,
+        /// The Pushgateway job (grouping key) to push under.
+        #[arg(long, default_value = "syncwatch", value_name = "NAME", value_parser = job_name)]
+        push_job: String,
+    },
+    /// Run as a daemon: every check on its own schedule, /metrics, /healthz, /readyz, /api/checks.
+    /// SIGHUP or a changed configuration file reloads; SIGTERM/SIGINT drain runs in flight and exit 0.
+    Serve {
+        /// Listen address (overrides `listen` in the settings; default 0.0.0.0:9187).
+        #[arg(long, env = "SYNCWATCH_LISTEN", value_name = "HOST:PORT")]
+        listen: Option<std::net::SocketAddr>,
+        /// How long shutdown waits for checks in flight.
+        #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration_arg)]
+        grace: std::time::Duration,
+        /// How often to look for changed configuration files; 0s watches SIGHUP only.
+        #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = duration_arg)]
+        watch_interval: std::time::Duration,
     },
     /// Load the settings and every check file; report all problems (exit 78) or a summary (exit 0).
     Validate {
@@ -89,6 +113,33 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim() == "0" || s.trim() == "0s" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    syncwatch::duration::parse(s).map_err(|e| match e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message,
+    })
+}
+
+fn job_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        Ok(s.to_string())
+    } else {
+        Err("use letters, digits, _ - .".into())
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FailOn {
     Warn,
@@ -110,11 +161,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -159,11 +212,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             print_plan(&plan, format, next);
             Ok(0)
         }
+        Command::Serve {
+            listen,
+            grace,
+            watch_interval,
+        } => {
+            let path = settings_path(&cli.config);
+            let plan = match load(&path) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            serve(path, plan, listen, grace, watch_interval).await
+        }
         Command::Run {
             all,
             only,
             format,
             fail_on,
+            push_gateway,
+            push_job,
         } => {
             let plan = match load(&settings_path(&cli.config)) {
                 Ok(p) => p,
@@ -180,7 +247,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 Selection::Due
             };
-            run(plan, &sel, format, fail_on.map(FailOn::verdict)).await
+            let push = push_gateway.map(|url| (url, push_job));
+            run(plan, &sel, format, fail_on.map(FailOn::verdict), push).await
         }
         Command::Demo { format } => {
             let plan = match &cli.config {
@@ -201,7 +269,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     plan.checks.len()
                 );
             }
-            let code = run(plan, &Selection::All, format, None).await?;
+            let code = run(plan, &Selection::All, format, None, None).await?;
             if format == Format::Table {
                 println!("Next: `syncwatch validate`, `syncwatch plan`, `syncwatch run --all`, or edit checks/*.yaml.");
             }
@@ -228,11 +296,21 @@ async fn run(
     sel: &Selection,
     format: Format,
     fail_on: Option<Verdict>,
+    push: Option<(url::Url, String)>,
 ) -> anyhow::Result<u8> {
     let app = App::build(plan).await.context("cannot start")?;
     let result = pass::run(app.clone(), sel, Utc::now()).await;
     app.close().await;
     let report = result.context("pass failed")?;
+    let pushed = match push {
+        Some((url, job)) => {
+            let metrics = Metrics::new();
+            metrics.set_plan(&app.plan, report.started_at);
+            metrics.observe_pass(&app.plan.checks, &report);
+            Some(syncwatch::metrics::push(&app.probes.http, &url, &job, metrics.render()).await)
+        }
+        None => None,
+    };
     match format {
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -240,11 +318,58 @@ async fn run(
         }
         Format::Json => println!("{:#}", report::pass_json(&report, &app.plan.checks)),
     }
+    if let Some(Err(e)) = pushed {
+        eprintln!("error: {e}");
+        return Ok(EXIT_RUNTIME);
+    }
     if !report.store_errors.is_empty() {
         return Ok(EXIT_RUNTIME);
     }
     let tripped = fail_on.is_some_and(|f| report.worst().is_some_and(|w| w >= f));
     Ok(if tripped { EXIT_THRESHOLD } else { 0 })
+}
+
+async fn serve(
+    path: PathBuf,
+    plan: Plan,
+    listen: Option<std::net::SocketAddr>,
+    grace: std::time::Duration,
+    watch_interval: std::time::Duration,
+) -> anyhow::Result<u8> {
+    let addr = listen.unwrap_or(plan.settings.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let app = App::build(plan).await.context("cannot start")?;
+    eprintln!(
+        "syncwatch serve: {} checks from {}; listening on http://{}",
+        app.plan.checks.len(),
+        path.display(),
+        listener.local_addr()?
+    );
+    let opts = daemon::Options {
+        watch_interval,
+        grace,
+    };
+    daemon::serve(path, app, listener, Clock::System, opts, stop_signal()).await?;
+    eprintln!("syncwatch serve: stopped");
+    Ok(0)
+}
+
+/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 fn validate(path: &Path, format: Format) -> u8 {

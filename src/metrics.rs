@@ -372,6 +372,18 @@ impl Metrics {
     /// Records one run of a check.
     pub fn observe(&self, c: &Check, r: &CheckResult) {
         let (source, kind) = key(c);
+        self.runs
+            .with_label_values(&[c.name.as_str(), &source, &kind, r.outcome.verdict.label()])
+            .inc();
+        self.run_duration
+            .with_label_values(&[source.as_str(), &kind])
+            .observe(r.duration.as_secs_f64());
+        self.show(c, r);
+    }
+
+    /// Shows a check's last known run (e.g. from the store after a restart) without counting it.
+    pub fn show(&self, c: &Check, r: &CheckResult) {
+        let (source, kind) = key(c);
         let l = [c.name.as_str(), &source, &kind];
         let verdict = r.outcome.verdict;
         for v in Verdict::ALL {
@@ -379,12 +391,6 @@ impl Metrics {
                 .with_label_values(&[l[0], l[1], l[2], v.label()])
                 .set(if v == verdict { 1.0 } else { 0.0 });
         }
-        self.runs
-            .with_label_values(&[l[0], l[1], l[2], verdict.label()])
-            .inc();
-        self.run_duration
-            .with_label_values(&[l[1], l[2]])
-            .observe(r.duration.as_secs_f64());
         self.last_run.with_label_values(&l).set(ts(r.started_at));
         self.last_duration
             .with_label_values(&l)
@@ -441,6 +447,39 @@ impl Metrics {
             .expect("text encoding cannot fail");
         String::from_utf8(buf).expect("text format is UTF-8")
     }
+}
+
+/// Replaces the Pushgateway group `job` with `body` (PUT, so metrics of removed checks vanish).
+pub async fn push(
+    client: &reqwest::Client,
+    base: &url::Url,
+    job: &str,
+    body: String,
+) -> Result<(), String> {
+    let url = format!("{}/metrics/job/{job}", base.as_str().trim_end_matches('/'));
+    let shown = format!(
+        "{}://{}{}",
+        base.scheme(),
+        base.host_str().unwrap_or(""),
+        base.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let resp = client
+        .put(&url)
+        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+        .timeout(std::time::Duration::from_secs(10))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("pushing metrics to {shown}: {}", e.without_url()))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = resp.text().await.unwrap_or_default();
+    Err(format!(
+        "pushing metrics to {shown}: the Pushgateway answered {status}: {}",
+        text.trim()
+    ))
 }
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -16,6 +16,8 @@ pub struct Check {
     /// Source name; `None` only for HTTP checks.
     pub source: Option<String>,
     pub schedule: Schedule,
+    /// Delay each start by up to this much (zero: none), to spread checks sharing a schedule.
+    pub jitter: Duration,
     pub labels: BTreeMap<String, String>,
     pub kind: CheckKind,
     /// `file:line` where the check is defined, for messages.

@@ -19,6 +19,8 @@ pub enum Selection {
     All,
     /// These names, due or not.
     Only(Vec<String>),
+    /// These positions in the plan (the scheduler's one-check passes).
+    Indices(Vec<usize>),
 }
 
 /// One check's result in a pass.
@@ -68,6 +70,7 @@ pub async fn select(
         Selection::Only(names) => (0..checks.len())
             .filter(|i| names.contains(&checks[*i].name))
             .collect(),
+        Selection::Indices(list) => list.iter().copied().filter(|i| *i < checks.len()).collect(),
         Selection::Due => {
             let states = app.store.states().await?;
             (0..checks.len())

@@ -56,6 +56,7 @@ fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
         schedule: inner.schedule.clone().or_else(|| outer.schedule.clone()),
         timezone: inner.timezone.or(outer.timezone),
         labels,
+        jitter: inner.jitter.or(outer.jitter),
     }
 }
 
@@ -101,6 +102,10 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
                 .unwrap_or_else(|| settings::DEFAULT_SCHEDULE.into()),
         ),
     };
+    let jitter = match m.get("jitter") {
+        Some(n) => n.duration(),
+        None => Some(defaults.jitter.unwrap_or_default()),
+    };
     let mut labels = defaults.labels.clone();
     let own_labels = m.get("labels").map(|n| settings::labels(&n));
     if let Some(Some(l)) = &own_labels {
@@ -117,6 +122,7 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
             description,
             source: source?,
             schedule: Schedule::new(&expr?, tz?).ok()?,
+            jitter: jitter?,
             labels,
             kind: kind?,
             defined_at: item.location(),

@@ -14,6 +14,8 @@ pub struct Settings {
     pub checks_dir: PathBuf,
     pub store: StoreSpec,
     pub sources: BTreeMap<String, SourceSpec>,
+    /// Where `syncwatch serve` listens for /metrics, /healthz, /readyz and /api.
+    pub listen: std::net::SocketAddr,
     /// HTTP checks run at once (SQL checks are capped per source by `max_connections`).
     pub http_concurrency: usize,
     pub defaults: Defaults,
@@ -34,9 +36,12 @@ pub struct Defaults {
     pub schedule: Option<String>,
     pub timezone: Option<Tz>,
     pub labels: BTreeMap<String, String>,
+    /// Up to this much random-looking (deterministic) delay after each fire time.
+    pub jitter: Option<Duration>,
 }
 
 pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9187";
 pub const DEFAULT_STORE: &str = "sqlite:.syncwatch/state.db";
 
 /// Decodes settings. Problems are reported through the node; fields in error fall back to
@@ -57,6 +62,20 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         .get("http_concurrency")
         .and_then(|n| n.positive_int())
         .unwrap_or(16) as usize;
+    let listen = m
+        .get("listen")
+        .and_then(|n| {
+            let text = n.string()?;
+            text.parse()
+                .map_err(|_| {
+                    n.error(
+                        format!("\"{text}\" is not an address"),
+                        Some("write host:port, e.g. 0.0.0.0:9187".into()),
+                    )
+                })
+                .ok()
+        })
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
     let defaults = m
         .get("defaults")
         .map(|n| decode_defaults(&n))
@@ -76,6 +95,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         checks_dir,
         store,
         sources,
+        listen,
         http_concurrency,
         defaults,
     };
@@ -133,12 +153,14 @@ pub fn decode_defaults(node: &Node<'_>) -> Defaults {
     });
     let timezone = m.get("timezone").and_then(|n| timezone(&n));
     let labels = m.get("labels").and_then(|n| labels(&n)).unwrap_or_default();
+    let jitter = m.get("jitter").and_then(|n| n.duration());
     m.finish();
     Defaults {
         source,
         schedule,
         timezone,
         labels,
+        jitter,
     }
 }
 

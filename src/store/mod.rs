@@ -40,6 +40,14 @@ pub struct CheckState {
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
+/// A check's most recent recorded run.
+#[derive(Debug, Clone)]
+pub struct LastRun {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub outcome: Outcome,
+}
+
 /// One finished run, as recorded.
 pub struct RunRecord<'a> {
     pub check: &'a str,
@@ -197,6 +205,49 @@ impl Store {
     pub async fn run_count(&self, check: &str) -> Result<i64, StoreError> {
         const SQL: &str = "SELECT COUNT(*) FROM runs WHERE check_name = $1";
         Ok(with_pool!(self, p => sqlx::query_scalar(SQL).bind(check).fetch_one(p).await?))
+    }
+
+    /// Answers when the store can be queried (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, p => {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// The most recent run of every check, to show the last known verdicts after a restart.
+    pub async fn latest_runs(&self) -> Result<HashMap<String, LastRun>, StoreError> {
+        const SQL: &str = "SELECT r.check_name, r.started_at, r.duration_ms, r.verdict, r.value, r.age_seconds, \
+                           r.newest_at, r.reason FROM runs r \
+                           JOIN (SELECT check_name, MAX(id) AS id FROM runs GROUP BY check_name) l ON r.id = l.id";
+        let rows = with_pool!(self, p => {
+            sqlx::query(SQL)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| {
+                    let verdict: String = r.try_get(3)?;
+                    let value: Option<f64> = r.try_get(4)?;
+                    let age: Option<f64> = r.try_get(5)?;
+                    let observed = match (age, value) {
+                        (Some(age_seconds), _) => Observed::Age { age_seconds, newest: r.try_get(6)? },
+                        (None, Some(value)) => Observed::Number { value },
+                        (None, None) => Observed::Nothing,
+                    };
+                    let run = LastRun {
+                        started_at: r.try_get(1)?,
+                        duration: Duration::from_millis(r.try_get::<i64, _>(2)?.max(0) as u64),
+                        outcome: Outcome {
+                            verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Error),
+                            observed,
+                            reason: r.try_get(7)?,
+                        },
+                    };
+                    Ok((r.try_get::<String, _>(0)?, run))
+                })
+                .collect::<Result<HashMap<_, _>, sqlx::Error>>()?
+        });
+        Ok(rows)
     }
 
     pub async fn close(&self) {

@@ -1,0 +1,273 @@
+//! `syncwatch serve`: the scheduler around the same one-check pass as `run`, an HTTP server,
+//! reloads (SIGHUP or a changed file) that keep the last good configuration, and a shutdown
+//! that stops scheduling and drains the runs in flight.
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::config::{self, Plan};
+use crate::metrics::Metrics;
+use crate::pass::{self, CheckResult, Selection};
+use crate::scheduler::{Runner, Scheduler, Timing};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// Everything the daemon shares between its scheduler, its HTTP handlers and reloads.
+pub struct Daemon {
+    pub config_path: PathBuf,
+    app: RwLock<Arc<App>>,
+    pub metrics: Metrics,
+    /// The latest result of each check, by name, for `/api/checks`.
+    latest: Mutex<HashMap<String, CheckResult>>,
+    pub clock: Clock,
+    /// Each run holds a read guard; shutdown takes the write guard to wait for them.
+    in_flight: tokio::sync::RwLock<()>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often to look for changed configuration files (zero: only on SIGHUP).
+    pub watch_interval: Duration,
+    /// How long shutdown waits for runs in flight.
+    pub grace: Duration,
+}
+
+impl Daemon {
+    pub fn current(&self) -> Arc<App> {
+        Arc::clone(&self.app.read().expect("app lock"))
+    }
+
+    pub fn latest(&self) -> HashMap<String, CheckResult> {
+        self.latest.lock().expect("latest lock").clone()
+    }
+
+    /// One scheduled run: the same pass `syncwatch run` makes, over one check.
+    pub async fn run_check(&self, name: &str) {
+        let _running = self.in_flight.read().await;
+        let app = self.current();
+        let Some(index) = app.index_of(name) else {
+            return;
+        };
+        match pass::run(
+            Arc::clone(&app),
+            &Selection::Indices(vec![index]),
+            self.clock.now(),
+        )
+        .await
+        {
+            Ok(report) => {
+                for r in report.results {
+                    let check = &app.plan.checks[r.index];
+                    self.metrics.observe(check, &r);
+                    self.latest
+                        .lock()
+                        .expect("latest lock")
+                        .insert(check.name.clone(), r);
+                }
+            }
+            Err(e) => tracing::error!(check = name, error = %e, "run failed"),
+        }
+    }
+
+    /// Loads the configuration again; on any problem, logs it and keeps the running one.
+    /// Returns whether the new configuration is now in use.
+    async fn reload(&self, why: &str) -> Option<Arc<App>> {
+        let now = self.clock.now();
+        let plan = match config::load(&self.config_path, &|k| std::env::var(k).ok()) {
+            Ok(plan) => plan,
+            Err(errors) => {
+                for d in &errors.0 {
+                    tracing::error!(problem = %d, "reload refused; keeping the last good configuration");
+                }
+                self.metrics.reload(false, now);
+                return None;
+            }
+        };
+        let app = match App::build(plan).await {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused; keeping the last good configuration");
+                self.metrics.reload(false, now);
+                return None;
+            }
+        };
+        let old = std::mem::replace(&mut *self.app.write().expect("app lock"), Arc::clone(&app));
+        self.metrics.set_plan(&app.plan, now);
+        tracing::info!(
+            reason = why,
+            checks = app.plan.checks.len(),
+            "configuration reloaded"
+        );
+        // Runs still using the old app finish with it; its pools close when the last one ends.
+        drop(old);
+        Some(app)
+    }
+}
+
+/// Adapts the daemon to the scheduler's `Runner`.
+struct Runs(Arc<Daemon>);
+
+impl Runner for Runs {
+    fn run(&self, check: &str) -> impl Future<Output = ()> + Send + 'static {
+        let d = Arc::clone(&self.0);
+        let name = check.to_string();
+        async move { d.run_check(&name).await }
+    }
+    fn skipped(&self, check: &str) {
+        self.0.metrics.skipped(check);
+    }
+    fn late(&self, _check: &str, by: Duration) {
+        self.0.metrics.lateness.observe(by.as_secs_f64());
+    }
+}
+
+fn timings(plan: &Plan) -> Vec<(String, Timing)> {
+    plan.checks
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                Timing {
+                    schedule: c.schedule.clone(),
+                    jitter: c.jitter,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The settings file and every check file with its modification time and size.
+fn fingerprint(config_path: &Path, checks_dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let stat = |p: PathBuf| {
+        let m = std::fs::metadata(&p).ok();
+        let (t, len) = (
+            m.as_ref().and_then(|m| m.modified().ok()),
+            m.map(|m| m.len()).unwrap_or(0),
+        );
+        (p, t, len)
+    };
+    let mut out = vec![stat(config_path.to_path_buf())];
+    if let Ok(entries) = std::fs::read_dir(checks_dir) {
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        out.extend(files.into_iter().map(stat));
+    }
+    out
+}
+
+/// Shows each check's last recorded run, so a restart does not blank the metrics.
+async fn restore(d: &Daemon, app: &App) -> HashMap<String, DateTime<Utc>> {
+    let (runs, states) = match (app.store.latest_runs().await, app.store.states().await) {
+        (Ok(r), Ok(s)) => (r, s),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "could not read the last runs from the store");
+            return HashMap::new();
+        }
+    };
+    for (name, run) in runs {
+        let Some(index) = app.index_of(&name) else {
+            continue;
+        };
+        let r = CheckResult {
+            index,
+            started_at: run.started_at,
+            duration: run.duration,
+            outcome: run.outcome,
+            state: states.get(&name).cloned(),
+        };
+        d.metrics.show(&app.plan.checks[index], &r);
+        d.latest.lock().expect("latest lock").insert(name, r);
+    }
+    states
+        .into_iter()
+        .map(|(name, s)| (name, s.last_run_at))
+        .collect()
+}
+
+/// Runs until `shutdown` resolves, then stops scheduling, drains runs in flight (up to
+/// `grace`) and returns. `listener` is already bound, so the caller can report its address.
+pub async fn serve(
+    config_path: PathBuf,
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    clock: Clock,
+    opts: Options,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let d = Arc::new(Daemon {
+        config_path,
+        app: RwLock::new(Arc::clone(&app)),
+        metrics: Metrics::new(),
+        latest: Mutex::new(HashMap::new()),
+        clock,
+        in_flight: tokio::sync::RwLock::new(()),
+    });
+    d.metrics.set_plan(&app.plan, clock.now());
+    let last_runs = restore(&d, &app).await;
+    let mut scheduler = Scheduler::new(Arc::new(Runs(Arc::clone(&d))), clock);
+    scheduler.sync(timings(&app.plan), &last_runs);
+    drop(app);
+
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, crate::web::router(Arc::clone(&d))).with_graceful_shutdown(
+        async move {
+            let _ = http_stopped.await;
+        },
+    );
+    let server = tokio::spawn(async move { server.await });
+
+    let mut hup = hangups()?;
+    let mut seen = fingerprint(&d.config_path, &d.current().plan.settings.checks_dir);
+    let poll = if opts.watch_interval.is_zero() {
+        Duration::from_secs(3600)
+    } else {
+        opts.watch_interval
+    };
+    tokio::pin!(shutdown);
+    loop {
+        let why = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hup.recv() => "SIGHUP",
+            _ = tokio::time::sleep(poll) => {
+                let now = fingerprint(&d.config_path, &d.current().plan.settings.checks_dir);
+                if opts.watch_interval.is_zero() || now == seen {
+                    continue;
+                }
+                seen = now;
+                "a configuration file changed"
+            }
+        };
+        if let Some(app) = d.reload(why).await {
+            let last: HashMap<String, DateTime<Utc>> = match app.store.states().await {
+                Ok(states) => states
+                    .into_iter()
+                    .map(|(n, s)| (n, s.last_run_at))
+                    .collect(),
+                Err(_) => HashMap::new(),
+            };
+            scheduler.sync(timings(&app.plan), &last);
+            seen = fingerprint(&d.config_path, &app.plan.settings.checks_dir);
+        }
+    }
+
+    tracing::info!("shutting down: no new runs; waiting for runs in flight");
+    scheduler.stop();
+    let drained = tokio::time::timeout(opts.grace, d.in_flight.write())
+        .await
+        .is_ok();
+    if !drained {
+        tracing::warn!(grace = ?opts.grace, "runs still in flight after the grace period; exiting anyway");
+    }
+    let _ = stop_http.send(());
+    let _ = server.await;
+    d.current().close().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+}
