@@ -11,9 +11,9 @@ use crate::scheduler::{Runner, Scheduler, Timing};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Everything the daemon shares between its scheduler, its HTTP handlers and reloads.
 pub struct Daemon {
@@ -139,25 +139,6 @@ fn timings(plan: &Plan) -> Vec<(String, Timing)> {
         .collect()
 }
 
-/// The settings file and every check file with its modification time and size.
-fn fingerprint(config_path: &Path, checks_dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    let stat = |p: PathBuf| {
-        let m = std::fs::metadata(&p).ok();
-        let (t, len) = (
-            m.as_ref().and_then(|m| m.modified().ok()),
-            m.map(|m| m.len()).unwrap_or(0),
-        );
-        (p, t, len)
-    };
-    let mut out = vec![stat(config_path.to_path_buf())];
-    if let Ok(entries) = std::fs::read_dir(checks_dir) {
-        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        files.sort();
-        out.extend(files.into_iter().map(stat));
-    }
-    out
-}
-
 /// Shows each check's last recorded run, so a restart does not blank the metrics.
 async fn restore(d: &Daemon, app: &App) -> HashMap<String, DateTime<Utc>> {
     let (runs, states) = match (app.store.latest_runs().await, app.store.states().await) {
@@ -220,7 +201,7 @@ pub async fn serve(
     let server = tokio::spawn(async move { server.await });
 
     let mut hup = hangups()?;
-    let mut seen = fingerprint(&d.config_path, &d.current().plan.settings.checks_dir);
+    let mut seen = d.current().plan.stamp.clone();
     let poll = if opts.watch_interval.is_zero() {
         Duration::from_secs(3600)
     } else {
@@ -232,7 +213,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
             _ = hup.recv() => "SIGHUP",
             _ = tokio::time::sleep(poll) => {
-                let now = fingerprint(&d.config_path, &d.current().plan.settings.checks_dir);
+                let now = config::stamp(&d.config_path, &d.current().plan.settings.checks_dir);
                 if opts.watch_interval.is_zero() || now == seen {
                     continue;
                 }
@@ -249,7 +230,7 @@ pub async fn serve(
                 Err(_) => HashMap::new(),
             };
             scheduler.sync(timings(&app.plan), &last);
-            seen = fingerprint(&d.config_path, &app.plan.settings.checks_dir);
+            seen = app.plan.stamp.clone();
         }
     }
 

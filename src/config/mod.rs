@@ -28,6 +28,31 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// The settings file and check files read, for messages and reloads.
     pub files: Vec<PathBuf>,
+    /// The files' modification times and sizes, taken before reading them: a reload compares
+    /// against this, so a change made while loading is never missed.
+    pub stamp: Stamp,
+}
+
+/// Each configuration file with its modification time and size.
+pub type Stamp = Vec<(PathBuf, Option<std::time::SystemTime>, u64)>;
+
+/// The settings file and every file in the checks folder, as they are now.
+pub fn stamp(settings_path: &Path, checks_dir: &Path) -> Stamp {
+    let stat = |p: PathBuf| {
+        let m = std::fs::metadata(&p).ok();
+        let (t, len) = (
+            m.as_ref().and_then(|m| m.modified().ok()),
+            m.map(|m| m.len()).unwrap_or(0),
+        );
+        (p, t, len)
+    };
+    let mut out = vec![stat(settings_path.to_path_buf())];
+    if let Ok(entries) = std::fs::read_dir(checks_dir) {
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        out.extend(files.into_iter().map(stat));
+    }
+    out
 }
 
 /// A file's name (as shown in messages) and contents.
@@ -39,6 +64,7 @@ pub struct SourceFile {
 
 /// Reads the settings file and every `*.yaml`/`*.yml` in its checks folder.
 pub fn load(settings_path: &Path, env: Env<'_>) -> Result<Plan, ConfigErrors> {
+    let before = stamp(settings_path, Path::new(""));
     let name = settings_path.display().to_string();
     let text = std::fs::read_to_string(settings_path).map_err(|e| {
         single(
@@ -51,7 +77,13 @@ pub fn load(settings_path: &Path, env: Env<'_>) -> Result<Plan, ConfigErrors> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    load_with(SourceFile { name, text }, &base, env, None)
+    let mut plan = load_with(SourceFile { name, text }, &base, env, None)?;
+    // The settings file's own stamp from before it was read; the checks folder's is taken
+    // before its files were read (in `read_checks_dir`).
+    if let (Some(first), Some(settings)) = (plan.stamp.first_mut(), before.into_iter().next()) {
+        *first = settings;
+    }
+    Ok(plan)
 }
 
 /// Loads from texts (the embedded demo, tests). `checks: None` reads the checks folder from disk.
@@ -70,9 +102,15 @@ pub fn load_with(
         let root = Node::root(&ctx.0, &ctx.1);
         settings::decode(&root, base_dir)
     };
-    let files = match checks {
-        Some(f) => f,
-        None => read_checks_dir(&settings.checks_dir, &settings_file.name, &diags),
+    let (files, stamp) = match checks {
+        Some(f) => (f, Vec::new()),
+        None => {
+            let stamp = stamp(Path::new(&settings_file.name), &settings.checks_dir);
+            (
+                read_checks_dir(&settings.checks_dir, &settings_file.name, &diags),
+                stamp,
+            )
+        }
     };
     let scope = checks::Scope {
         defaults: &settings.defaults,
@@ -124,6 +162,7 @@ pub fn load_with(
         settings,
         checks: all,
         files: paths,
+        stamp,
     })
 }
 

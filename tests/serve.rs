@@ -1,0 +1,328 @@
+//! `syncwatch serve` as Prometheus and Kubernetes see it: a real Prometheus scrapes it,
+//! promtool accepts its metrics, reloads keep the last good configuration, SIGTERM drains.
+
+mod common;
+
+use common::{eventually, get, serve, tool, Child, Fixture};
+use sqlx::{Connection, Executor};
+use std::process::Command;
+
+/// A SQLite partner with one fresh and one stale table, and checks on them.
+async fn fixture(extra_settings: &str) -> Fixture {
+    let f = Fixture::new("", &[]);
+    let db = f.path().join("partner.db");
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    c.execute(
+        "CREATE TABLE fresh (ts TEXT); INSERT INTO fresh VALUES (datetime('now', '-5 minutes'));
+         CREATE TABLE stale (ts TEXT); INSERT INTO stale VALUES (datetime('now', '-2 days'));",
+    )
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    std::fs::write(
+        f.settings_path(),
+        format!("store: {{ url: \"sqlite:state.db\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\n{extra_settings}"),
+    )
+    .unwrap();
+    std::fs::write(f.path().join("checks/p.yaml"), checks(&["fresh", "stale"])).unwrap();
+    f
+}
+
+fn checks(names: &[&str]) -> String {
+    let mut s = String::from(
+        "defaults: { source: p, schedule: \"*/10 * * * *\", labels: { partner: acme } }\nchecks:\n",
+    );
+    for n in names {
+        s.push_str(&format!("  - name: {n}\n    freshness: {{ table: {n}, column: ts, warn_after: 1h, error_after: 6h }}\n"));
+    }
+    s
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+async fn api_checks(base: &str) -> serde_json::Value {
+    serde_json::from_str(&get(&format!("{base}/api/checks")).await.1).unwrap()
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_a_stale_check_and_promtool_accepts_the_metrics() {
+    let (Some(promtool), Some(prometheus)) = (tool("promtool"), tool("prometheus")) else {
+        return;
+    };
+    let f = fixture("").await;
+    let (_serve, base) = serve(&f.settings_path(), &[]);
+    // Never-run checks run at start.
+    let metrics = eventually(20, || async {
+        let (_, m) = get(&format!("{base}/metrics")).await;
+        m.contains("syncwatch_check_status{check=\"stale\",kind=\"freshness\",source=\"p\",verdict=\"fail\"} 1").then_some(m)
+    })
+    .await
+    .expect("the stale check shows as fail");
+    assert!(metrics.contains("syncwatch_check_error_after_seconds{check=\"stale\",kind=\"freshness\",source=\"p\"} 21600"));
+    assert!(metrics.contains("syncwatch_check_info{check=\"stale\",kind=\"freshness\",partner=\"acme\",schedule=\"*/10 * * * *\",source=\"p\",timezone=\"UTC\"} 1"));
+    assert!(metrics.contains("# TYPE syncwatch_check_runs_total counter"));
+
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(check.stdin.as_mut().unwrap(), metrics.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A real Prometheus scrapes the daemon; its query API must show the stale check.
+    let target = base.trim_start_matches("http://");
+    let port = common::free_port();
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("prometheus.yml");
+    std::fs::write(&cfg, format!("global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: syncwatch\n    static_configs: [{{ targets: ['{target}'] }}]\n")).unwrap();
+    let _prom = Child(
+        Command::new(&prometheus)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                data.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let query = |q: &'static str| {
+        let url = format!(
+            "http://127.0.0.1:{port}/api/v1/query?query={}",
+            url_encode(q)
+        );
+        async move {
+            let resp = reqwest::get(&url).await.ok()?;
+            let v: serde_json::Value = resp.json().await.ok()?;
+            let value = v["data"]["result"][0]["value"][1]
+                .as_str()?
+                .parse::<f64>()
+                .ok()?;
+            Some(value)
+        }
+    };
+    let status = eventually(60, || {
+        query("syncwatch_check_status{check=\"stale\",verdict=\"fail\"}")
+    })
+    .await;
+    assert_eq!(status, Some(1.0), "Prometheus sees the stale check failing");
+    let age = query("syncwatch_check_data_age_seconds{check=\"stale\"}")
+        .await
+        .unwrap();
+    assert!(age > 2.0 * 86400.0 - 60.0, "age through Prometheus: {age}");
+    let over = query("syncwatch_check_data_age_seconds > on(check, source, kind) syncwatch_check_error_after_seconds").await;
+    assert!(
+        over.is_some(),
+        "an alert rule can compare age with the exported threshold"
+    );
+}
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_bad_reload_keeps_the_last_good_configuration_and_a_good_one_applies() {
+    let f = fixture("").await;
+    let (serve, base) = serve(&f.settings_path(), &["--watch-interval", "0s"]);
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&api_checks(&base).await), ["fresh", "stale"]);
+
+    std::fs::write(
+        f.path().join("checks/p.yaml"),
+        "checks:\n  - name: broken\n    freshness: { table: x }\n",
+    )
+    .unwrap();
+    signal(&serve, "-HUP");
+    let failed = eventually(10, || async {
+        let (_, m) = get(&format!("{base}/metrics")).await;
+        m.contains("syncwatch_config_reloads_total{result=\"failure\"} 1")
+            .then_some(m)
+    })
+    .await
+    .expect("the failed reload is counted");
+    assert!(failed.contains("syncwatch_config_last_reload_successful 0"));
+    assert_eq!(
+        names(&api_checks(&base).await),
+        ["fresh", "stale"],
+        "still running the last good configuration"
+    );
+    assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
+
+    std::fs::write(f.path().join("checks/p.yaml"), checks(&["stale", "fresh2"])).unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        f.path().join("partner.db").display()
+    ))
+    .await
+    .unwrap();
+    c.execute("CREATE TABLE fresh2 (ts TEXT); INSERT INTO fresh2 VALUES (datetime('now'));")
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    signal(&serve, "-HUP");
+    let v = eventually(10, || async {
+        let v = api_checks(&base).await;
+        let added_ran = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "fresh2" && c["verdict"] == "pass");
+        added_ran.then_some(v)
+    })
+    .await
+    .expect("the added check is scheduled and runs promptly");
+    assert_eq!(names(&v), ["stale", "fresh2"], "the removed check is gone");
+    let (_, m) = get(&format!("{base}/metrics")).await;
+    assert!(
+        !m.contains("check=\"fresh\""),
+        "no series remain for the removed check"
+    );
+    assert!(m.contains("syncwatch_config_last_reload_successful 1"));
+}
+
+#[tokio::test]
+async fn a_changed_check_file_is_picked_up_without_a_signal() {
+    let f = fixture("").await;
+    let (_serve, base) = serve(&f.settings_path(), &["--watch-interval", "1s"]);
+    std::fs::write(f.path().join("checks/p.yaml"), checks(&["stale"])).unwrap();
+    let v = eventually(15, || async {
+        let v = api_checks(&base).await;
+        (v["checks"].as_array().unwrap().len() == 1).then_some(v)
+    })
+    .await
+    .expect("the change is noticed by polling");
+    assert_eq!(v["checks"][0]["name"], "stale");
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_run_in_flight_finish_and_exits_zero() {
+    let server = common::http_server::start(vec![(
+        "/slow",
+        common::http_server::Answer {
+            status: 200,
+            body: "{}".into(),
+            delay: std::time::Duration::from_secs(2),
+        },
+    )])
+    .await;
+    let f = fixture("").await;
+    std::fs::write(
+        f.path().join("checks/p.yaml"),
+        format!(
+            "checks:\n  - name: slow_api\n    http: {{ url: \"{}/slow\", timeout: 10s }}\n",
+            server.base
+        ),
+    )
+    .unwrap();
+    let (mut serve, _base) = serve(&f.settings_path(), &[]);
+    // The never-run check starts at once; wait until its request is in flight.
+    eventually(10, || async {
+        (!server.seen.lock().unwrap().is_empty()).then_some(())
+    })
+    .await
+    .expect("the check started");
+    signal(&serve, "-TERM");
+    let status = serve.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let plan = f.plan();
+    let app = syncwatch::app::App::build(plan).await.unwrap();
+    assert_eq!(
+        app.store.run_count("slow_api").await.unwrap(),
+        1,
+        "the run in flight finished and was recorded"
+    );
+    app.close().await;
+}
+
+#[tokio::test]
+async fn run_pushes_its_metrics_to_a_real_pushgateway() {
+    let Some(pushgateway) = tool("prometheus-pushgateway") else {
+        return;
+    };
+    let port = common::free_port();
+    let data = tempfile::tempdir().unwrap();
+    let _pg = Child(
+        Command::new(&pushgateway)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--persistence.file={}",
+                data.path().join("p").display()
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let gw = format!("http://127.0.0.1:{port}");
+    eventually(20, || async {
+        reqwest::get(format!("{gw}/-/ready"))
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+    })
+    .await
+    .expect("pushgateway is up");
+    let f = fixture("").await;
+    for _ in 0..2 {
+        let out = common::bin()
+            .args(["run", "--all", "--push-gateway", &gw, "--config"])
+            .arg(f.settings_path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_, m) = get(&format!("{gw}/metrics")).await;
+    assert!(m.contains("syncwatch_check_status{check=\"stale\",instance=\"\",job=\"syncwatch\",kind=\"freshness\",source=\"p\",verdict=\"fail\"} 1"), "{m}");
+    assert!(m.contains("# TYPE syncwatch_check_runs_total counter"));
+    assert!(m.contains("# TYPE syncwatch_check_data_age_seconds gauge"));
+    assert!(m.contains(
+        "syncwatch_pass_last_success_timestamp_seconds{instance=\"\",job=\"syncwatch\"}"
+    ));
+    // A refused push (no such gateway) is a runtime error, exit 2.
+    let out = common::bin()
+        .args([
+            "run",
+            "--all",
+            "--push-gateway",
+            "http://127.0.0.1:1",
+            "--config",
+        ])
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pushing metrics to http://127.0.0.1:1"));
+}
