@@ -13,6 +13,7 @@ pub mod judge;
 pub mod metrics;
 pub mod model;
 pub mod pass;
+pub mod policy;
 pub mod probe;
 pub mod report;
 pub mod schedule;

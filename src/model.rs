@@ -20,6 +20,12 @@ pub struct Check {
     pub jitter: Duration,
     pub labels: BTreeMap<String, String>,
     pub kind: CheckKind,
+    /// What to do when it fails; `None`: record and report only.
+    pub on_failure: Option<OnFailure>,
+    /// Checks this one depends on: while one of them fails, this one pages nothing.
+    pub depends_on: Vec<String>,
+    /// Linked from pages and notices.
+    pub runbook: Option<String>,
     /// `file:line` where the check is defined, for messages.
     pub defined_at: String,
 }
@@ -234,4 +240,214 @@ pub struct SourceSpec {
     pub statement_timeout: Duration,
     /// Time zone of timestamps stored without one.
     pub timezone: Tz,
+}
+
+/// What to do when a check keeps failing (`on_failure` in check files).
+#[derive(Debug, Clone)]
+pub struct OnFailure {
+    /// Consecutive failing runs before acting (flap guard).
+    pub after: u32,
+    /// Consecutive passes before an open incident resolves.
+    pub resolve_after: u32,
+    /// Consecutive `error` runs (check cannot be evaluated) before paging that the check is broken.
+    pub error_after: u32,
+    pub on_warn: WarnAction,
+    pub restart: Option<Restart>,
+    /// Route paged when restarting did not help (or there is nothing to restart).
+    pub page: Option<String>,
+    /// Route for notices that never page (warn, auto-remediated); defaults to `page`.
+    pub notify: Option<String>,
+    pub remind_every: Option<Duration>,
+}
+
+impl Default for OnFailure {
+    fn default() -> Self {
+        OnFailure {
+            after: 1,
+            resolve_after: 1,
+            error_after: 3,
+            on_warn: WarnAction::Notify,
+            restart: None,
+            page: None,
+            notify: None,
+            remind_every: None,
+        }
+    }
+}
+
+/// What a `warn` verdict does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarnAction {
+    /// A notice on the notify route, once per episode; never a page.
+    Notify,
+    /// Treated like `fail`.
+    Page,
+    Ignore,
+}
+
+#[derive(Debug, Clone)]
+pub struct Restart {
+    pub action: RestartAction,
+    /// Wait this long after a restart, then re-check.
+    pub settle: Duration,
+    /// No second restart of the same target within this time (whichever check asks).
+    pub cooldown: Duration,
+    /// At most this many restarts by this check per `window`.
+    pub max_restarts: u32,
+    pub window: Duration,
+}
+
+/// The closed set of ways to restart a sync.
+#[derive(Debug, Clone)]
+pub enum RestartAction {
+    /// `kubectl rollout restart deployment/<deployment> -n <namespace>`.
+    Kubernetes {
+        namespace: String,
+        deployment: String,
+    },
+    /// An HTTP call, e.g. triggering a job in a workflow platform.
+    Webhook {
+        url: SecretUrl,
+        method: reqwest::Method,
+        headers: Vec<(String, SecretString)>,
+        body: Option<String>,
+    },
+    /// A program and its arguments, run without a shell.
+    Command(Vec<String>),
+}
+
+impl RestartAction {
+    /// The thing restarted; cooldowns are per target.
+    pub fn target(&self) -> String {
+        match self {
+            RestartAction::Kubernetes {
+                namespace,
+                deployment,
+            } => format!("kubernetes:{namespace}/{deployment}"),
+            RestartAction::Webhook { url, .. } => format!("webhook:{}", url.redacted()),
+            RestartAction::Command(argv) => format!("command:{}", argv.join(" ")),
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            RestartAction::Kubernetes { .. } => "kubernetes",
+            RestartAction::Webhook { .. } => "webhook",
+            RestartAction::Command(_) => "command",
+        }
+    }
+}
+
+/// A place to send pages and notices.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    pub name: String,
+    pub kind: NotifierKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum NotifierKind {
+    /// PagerDuty Events API v2.
+    PagerDuty {
+        routing_key: SecretString,
+        base_url: url::Url,
+        change_events: bool,
+    },
+    Slack {
+        target: SlackTarget,
+        base_url: url::Url,
+    },
+    /// Any HTTP endpoint taking syncwatch's JSON.
+    Webhook {
+        url: SecretUrl,
+        headers: Vec<(String, SecretString)>,
+    },
+}
+
+impl NotifierKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            NotifierKind::PagerDuty { .. } => "pagerduty",
+            NotifierKind::Slack { .. } => "slack",
+            NotifierKind::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum SlackTarget {
+    IncomingWebhook(SecretUrl),
+    /// Web API with a bot token: `chat.postMessage` to `channel`.
+    Bot {
+        token: SecretString,
+        channel: String,
+    },
+}
+
+/// A silence or maintenance window: matching checks still run, but nothing is restarted or sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Silence {
+    /// Set for silences made with `syncwatch silence` (kept in the store).
+    pub id: Option<i64>,
+    /// A check name, or a pattern with `*` wildcards.
+    pub pattern: String,
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub reason: String,
+}
+
+impl Silence {
+    pub fn covers(&self, check: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.from <= now && now < self.until && glob(&self.pattern, check)
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first)
+        || !text[first.len()..].ends_with(last)
+        || text.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// How to reach the Kubernetes API for rollout restarts.
+#[derive(Debug, Clone)]
+pub struct KubeSpec {
+    pub api_url: url::Url,
+    pub token: Option<SecretString>,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+#[cfg(test)]
+mod glob_tests {
+    #[test]
+    fn globs() {
+        for (p, t, want) in [
+            ("van_*", "van_contacts", true),
+            ("van_*", "ngp", false),
+            ("*_sync", "van_sync", true),
+            ("*", "x", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "acb", false),
+            ("exact", "exact", true),
+            ("ab*ba", "aba", false),
+        ] {
+            assert_eq!(super::glob(p, t), want, "{p} {t}");
+        }
+    }
 }

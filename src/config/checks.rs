@@ -12,6 +12,8 @@ pub const KINDS: [&str; 4] = ["freshness", "row_count", "sql", "http"];
 pub struct Scope<'s> {
     pub defaults: &'s Defaults,
     pub sources: &'s BTreeSet<String>,
+    /// Route and notifier names `on_failure.page` / `notify` may name.
+    pub routes: &'s BTreeSet<String>,
 }
 
 /// One entry of a file's `checks` list: its name (even when the check is invalid, so that
@@ -28,7 +30,7 @@ pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<Decoded<'a>> {
     };
     let file_defaults = m
         .get("defaults")
-        .map(|n| settings::decode_defaults(&n))
+        .map(|n| settings::decode_defaults(&n, scope.routes))
         .unwrap_or_default();
     let defaults = merge(scope.defaults, &file_defaults);
     let mut out = Vec::new();
@@ -57,6 +59,7 @@ fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
         timezone: inner.timezone.or(outer.timezone),
         labels,
         jitter: inner.jitter.or(outer.jitter),
+        on_failure: inner.on_failure.over(&outer.on_failure),
     }
 }
 
@@ -111,6 +114,18 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
     if let Some(Some(l)) = &own_labels {
         labels.extend(l.clone());
     }
+    let on_failure = m
+        .get("on_failure")
+        .map(|n| super::respond::decode(&n, scope.routes))
+        .unwrap_or_default()
+        .over(&defaults.on_failure)
+        .finish();
+    let runbook = m.str("runbook");
+    let depends_on: Vec<String> = m
+        .get("depends_on")
+        .and_then(|n| n.seq())
+        .map(|items| items.iter().filter_map(|i| i.string()).collect())
+        .unwrap_or_default();
     let kind = decode_kind(&m);
     let is_http = m.has("http");
     let source = decode_source(&m, defaults, scope, is_http);
@@ -123,6 +138,9 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
             source: source?,
             schedule: Schedule::new(&expr?, tz?).ok()?,
             jitter: jitter?,
+            on_failure,
+            depends_on,
+            runbook,
             labels,
             kind: kind?,
             defined_at: item.location(),

@@ -3,7 +3,6 @@
 use super::kinds::{age_thresholds, on_empty};
 use super::node::{MapNode, Node};
 use crate::model::{AgeThresholds, HttpCheck, SecretUrl};
-use secrecy::SecretString;
 use std::time::Duration;
 
 pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
@@ -42,7 +41,7 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
                 }
             }),
     };
-    let headers = headers(&m);
+    let headers = m.get("headers").map(|n| super::respond::headers(&n)).unwrap_or(Some(Vec::new()));
     let expect_status = expect_status(&m);
     let timeout = m
         .get("timeout")
@@ -89,27 +88,6 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
         thresholds: thresholds?,
         on_empty: on_empty?,
     })
-}
-
-fn headers(m: &MapNode<'_>) -> Option<Vec<(String, SecretString)>> {
-    let Some(hm) = m.get("headers").and_then(|n| n.map()) else {
-        return (!m.has("headers")).then(Vec::new);
-    };
-    let mut out = Vec::new();
-    let mut ok = true;
-    for (k, n) in hm.entries() {
-        match n.interpolated() {
-            Some(v) if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok() => {
-                out.push((k, SecretString::from(v)))
-            }
-            Some(_) => {
-                n.key_error(format!("\"{k}\" is not a valid header name"), None);
-                ok = false;
-            }
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
 }
 
 fn expect_status(m: &MapNode<'_>) -> Option<Vec<u16>> {

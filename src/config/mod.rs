@@ -9,6 +9,8 @@ mod interp;
 mod kinds;
 mod locate;
 mod node;
+mod notifiers;
+mod respond;
 mod settings;
 
 pub use diag::{ConfigErrors, Diagnostic};
@@ -112,9 +114,11 @@ pub fn load_with(
             )
         }
     };
+    let routes: std::collections::BTreeSet<String> = settings.routes.keys().cloned().collect();
     let scope = checks::Scope {
         defaults: &settings.defaults,
         sources: &declared,
+        routes: &routes,
     };
     let mut all = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
@@ -139,6 +143,7 @@ pub fn load_with(
             all.extend(decoded.check);
         }
     }
+    check_dependencies(&all, &mut diags.borrow_mut());
     if all.is_empty() && diags.borrow().is_empty() {
         diags.borrow_mut().push(Diagnostic {
             file: settings.checks_dir.display().to_string(),
@@ -164,6 +169,53 @@ pub fn load_with(
         files: paths,
         stamp,
     })
+}
+
+/// `depends_on` must name existing checks and must not loop (a loop would silence every page).
+fn check_dependencies(checks: &[Check], diags: &mut Vec<Diagnostic>) {
+    let names: HashMap<&str, &Check> = checks.iter().map(|c| (c.name.as_str(), c)).collect();
+    let at = |c: &Check, message: String, hint: Option<String>| {
+        let mut parts = c.defined_at.rsplitn(3, ':');
+        let col = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+        let line = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+        let file = parts.next().unwrap_or("").to_string();
+        Diagnostic {
+            file,
+            line,
+            col,
+            check: Some(c.name.clone()),
+            field: Some("depends_on".into()),
+            message,
+            hint,
+        }
+    };
+    for c in checks {
+        for dep in &c.depends_on {
+            if !names.contains_key(dep.as_str()) {
+                let hint = diag::did_you_mean(dep, names.keys().copied())
+                    .map(|s| format!("did you mean \"{s}\"?"));
+                diags.push(at(c, format!("unknown check \"{dep}\""), hint));
+            }
+        }
+        // Follow the chain from this check; reaching it again is a loop.
+        let mut stack: Vec<&str> = c.depends_on.iter().map(String::as_str).collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(n) = stack.pop() {
+            if n == c.name {
+                diags.push(at(
+                    c,
+                    "depends_on forms a loop back to this check".into(),
+                    Some("while both fail, neither would page".into()),
+                ));
+                break;
+            }
+            if seen.insert(n) {
+                if let Some(d) = names.get(n) {
+                    stack.extend(d.depends_on.iter().map(String::as_str));
+                }
+            }
+        }
+    }
 }
 
 /// Parses YAML; a syntax error becomes a located diagnostic.

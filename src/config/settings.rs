@@ -19,6 +19,15 @@ pub struct Settings {
     /// HTTP checks run at once (SQL checks are capped per source by `max_connections`).
     pub http_concurrency: usize,
     pub defaults: Defaults,
+    pub notifiers: BTreeMap<String, crate::model::Notifier>,
+    /// Route name → notifier names (each notifier is also a route to itself).
+    pub routes: BTreeMap<String, Vec<String>>,
+    pub silences: Vec<crate::model::Silence>,
+    pub kubernetes: Option<crate::model::KubeSpec>,
+    /// Linked from pages.
+    pub dashboard_url: Option<String>,
+    /// How long `run` spends delivering the outbox after its pass.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +47,7 @@ pub struct Defaults {
     pub labels: BTreeMap<String, String>,
     /// Up to this much random-looking (deterministic) delay after each fire time.
     pub jitter: Option<Duration>,
+    pub on_failure: super::respond::Partial,
 }
 
 pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
@@ -47,6 +57,7 @@ pub const DEFAULT_STORE: &str = "sqlite:.syncwatch/state.db";
 /// Decodes settings. Problems are reported through the node; fields in error fall back to
 /// defaults so that the check files can still be validated against the sources declared.
 pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) {
+    let env = root.ctx.env;
     let empty = yaml_serde::Value::Null;
     let fallback = Node {
         value: &empty,
@@ -76,9 +87,17 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
                 .ok()
         })
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let notifiers = super::notifiers::notifiers(&m);
+    let declared_notifiers: BTreeSet<String> = m
+        .get("notifiers")
+        .and_then(|n| n.map())
+        .map(|nm| nm.entries().into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    let routes = super::notifiers::routes(&m, &declared_notifiers);
+    let route_names: BTreeSet<String> = routes.keys().cloned().collect();
     let defaults = m
         .get("defaults")
-        .map(|n| decode_defaults(&n))
+        .map(|n| decode_defaults(&n, &route_names))
         .unwrap_or_default();
     let mut sources = BTreeMap::new();
     let mut declared = BTreeSet::new();
@@ -90,8 +109,20 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
             }
         }
     }
+    let silences = super::notifiers::silences(&m);
+    let kubernetes = super::notifiers::kubernetes(&m, env);
+    let dashboard_url = m.str("dashboard_url");
+    let drain_timeout = m
+        .duration("drain_timeout")
+        .unwrap_or(Duration::from_secs(10));
     m.finish();
     let settings = Settings {
+        notifiers,
+        routes,
+        silences,
+        kubernetes,
+        dashboard_url,
+        drain_timeout,
         checks_dir,
         store,
         sources,
@@ -142,7 +173,7 @@ fn decode_store(m: &MapNode<'_>, base_dir: &Path) -> StoreSpec {
 }
 
 /// Fields in error are left unset (each problem is reported).
-pub fn decode_defaults(node: &Node<'_>) -> Defaults {
+pub fn decode_defaults(node: &Node<'_>, routes: &BTreeSet<String>) -> Defaults {
     let Some(m) = node.map() else {
         return Defaults::default();
     };
@@ -154,6 +185,10 @@ pub fn decode_defaults(node: &Node<'_>) -> Defaults {
     let timezone = m.get("timezone").and_then(|n| timezone(&n));
     let labels = m.get("labels").and_then(|n| labels(&n)).unwrap_or_default();
     let jitter = m.get("jitter").and_then(|n| n.duration());
+    let on_failure = m
+        .get("on_failure")
+        .map(|n| super::respond::decode(&n, routes))
+        .unwrap_or_default();
     m.finish();
     Defaults {
         source,
@@ -161,6 +196,7 @@ pub fn decode_defaults(node: &Node<'_>) -> Defaults {
         timezone,
         labels,
         jitter,
+        on_failure,
     }
 }
 
