@@ -14,10 +14,20 @@ pub enum AppError {
     Pool(#[from] PoolError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("Kubernetes CA {path}: {reason}")]
+    KubeCa { path: String, reason: String },
+}
+
+/// A client for the Kubernetes API (rollout restarts).
+pub struct Kube {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: Option<secrecy::SecretString>,
 }
 
 pub struct App {
     pub plan: Plan,
+    pub kube: Option<Kube>,
     by_name: HashMap<String, usize>,
     pub store: Store,
     pub probes: Probes,
@@ -35,6 +45,10 @@ impl App {
             .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()?;
+        let kube = match &plan.settings.kubernetes {
+            Some(k) => Some(kube_client(k)?),
+            None => None,
+        };
         let by_name = plan
             .checks
             .iter()
@@ -43,6 +57,7 @@ impl App {
             .collect();
         Ok(Arc::new(App {
             plan,
+            kube,
             by_name,
             store,
             probes: Probes { sources, http },
@@ -60,4 +75,24 @@ impl App {
         }
         self.store.close().await;
     }
+}
+
+fn kube_client(k: &crate::model::KubeSpec) -> Result<Kube, AppError> {
+    let mut b =
+        reqwest::Client::builder().user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &k.ca_file {
+        let bad = |reason: String| AppError::KubeCa {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        b = b.add_root_certificate(
+            reqwest::Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?,
+        );
+    }
+    Ok(Kube {
+        client: b.build()?,
+        base: k.api_url.as_str().to_string(),
+        token: k.token.clone(),
+    })
 }

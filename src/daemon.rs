@@ -25,6 +25,8 @@ pub struct Daemon {
     pub clock: Clock,
     /// Each run holds a read guard; shutdown takes the write guard to wait for them.
     in_flight: tokio::sync::RwLock<()>,
+    /// Wakes the dispatcher when a run wrote to the outbox.
+    outbox_written: tokio::sync::Notify,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +109,32 @@ impl Daemon {
     }
 }
 
+/// Re-checks a check once its restart has settled.
+fn recheck_at(d: &Arc<Daemon>, name: String, at: DateTime<Utc>) {
+    let d = Arc::clone(d);
+    tokio::spawn(async move {
+        d.clock.sleep_until(at).await;
+        tracing::info!(check = %name, "re-checking after the restart settled");
+        d.run_check(&name).await;
+    });
+}
+
+/// Delivers the outbox in the background: after each run that wrote to it, and every second
+/// for retries that came due.
+async fn dispatcher(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let app = d.current();
+        let deadline = Utc::now() + chrono::Duration::seconds(5);
+        crate::notify::dispatch::drain(&app, Some(&d.metrics), deadline).await;
+        drop(app);
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = d.outbox_written.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// Adapts the daemon to the scheduler's `Runner`.
 struct Runs(Arc<Daemon>);
 
@@ -114,7 +142,25 @@ impl Runner for Runs {
     fn run(&self, check: &str) -> impl Future<Output = ()> + Send + 'static {
         let d = Arc::clone(&self.0);
         let name = check.to_string();
-        async move { d.run_check(&name).await }
+        async move {
+            d.run_check(&name).await;
+            // A restart was decided: re-check when it has settled.
+            let pending = d
+                .latest
+                .lock()
+                .expect("latest lock")
+                .get(&name)
+                .and_then(|r| {
+                    let decision = r.decision.as_ref()?;
+                    decision
+                        .actions
+                        .contains(&crate::policy::Action::Restart)
+                        .then_some(decision.state.recheck_at?)
+                });
+            if let Some(at) = pending {
+                recheck_at(&d, name, at);
+            }
+        }
     }
     fn skipped(&self, check: &str) {
         self.0.metrics.skipped(check);
@@ -158,6 +204,7 @@ async fn restore(d: &Daemon, app: &App) -> HashMap<String, DateTime<Utc>> {
             duration: run.duration,
             outcome: run.outcome,
             state: states.get(&name).cloned(),
+            decision: None,
         };
         d.metrics.show(&app.plan.checks[index], &r);
         d.latest.lock().expect("latest lock").insert(name, r);
@@ -185,12 +232,19 @@ pub async fn serve(
         latest: Mutex::new(HashMap::new()),
         clock,
         in_flight: tokio::sync::RwLock::new(()),
+        outbox_written: tokio::sync::Notify::new(),
     });
     d.metrics.set_plan(&app.plan, clock.now());
     let last_runs = restore(&d, &app).await;
     let mut scheduler = Scheduler::new(Arc::new(Runs(Arc::clone(&d))), clock);
     scheduler.sync(timings(&app.plan), &last_runs);
+    // Re-checks decided before a restart of the daemon still happen.
+    for (name, at) in app.store.pending_rechecks().await.unwrap_or_default() {
+        recheck_at(&d, name, at);
+    }
     drop(app);
+    let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let dispatch = tokio::spawn(dispatcher(Arc::clone(&d), dispatch_stopped));
 
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, crate::web::router(Arc::clone(&d))).with_graceful_shutdown(
@@ -242,6 +296,8 @@ pub async fn serve(
     if !drained {
         tracing::warn!(grace = ?opts.grace, "runs still in flight after the grace period; exiting anyway");
     }
+    let _ = stop_dispatch.send(true);
+    let _ = dispatch.await;
     let _ = stop_http.send(());
     let _ = server.await;
     d.current().close().await;

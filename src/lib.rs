@@ -12,6 +12,7 @@ pub mod duration;
 pub mod judge;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod pass;
 pub mod policy;
 pub mod probe;

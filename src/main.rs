@@ -100,6 +100,25 @@ enum Command {
         #[arg(long, default_value_t = 3, value_name = "N")]
         next: usize,
     },
+    /// Silence checks for a while (maintenance): they still run and update metrics, but nothing
+    /// is restarted or sent. `--list` shows silences; `--end ID` ends one early.
+    Silence {
+        /// A check name, or a pattern with * wildcards (e.g. "van_*").
+        #[arg(required_unless_present_any = ["list", "end"])]
+        pattern: Option<String>,
+        /// How long, e.g. 2h.
+        #[arg(long = "for", value_name = "DURATION", value_parser = duration_arg, required_unless_present_any = ["list", "end"])]
+        duration: Option<std::time::Duration>,
+        /// Why (shown in output and logs).
+        #[arg(long, required_unless_present_any = ["list", "end"])]
+        reason: Option<String>,
+        #[arg(long, conflicts_with_all = ["pattern", "end"])]
+        list: bool,
+        #[arg(long, value_name = "ID", conflicts_with = "pattern")]
+        end: Option<i64>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Create a demo SQLite partner database and run the example checks (pass, warn, fail, error).
     Demo {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -212,6 +231,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             print_plan(&plan, format, next);
             Ok(0)
         }
+        Command::Silence {
+            pattern,
+            duration,
+            reason,
+            list,
+            end,
+            format,
+        } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            silence(plan, pattern, duration, reason, list, end, format).await
+        }
         Command::Serve {
             listen,
             grace,
@@ -300,13 +333,23 @@ async fn run(
 ) -> anyhow::Result<u8> {
     let app = App::build(plan).await.context("cannot start")?;
     let result = pass::run(app.clone(), sel, Utc::now()).await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            app.close().await;
+            return Err(anyhow::Error::new(e).context("pass failed"));
+        }
+    };
+    let metrics = Metrics::new();
+    metrics.set_plan(&app.plan, report.started_at);
+    metrics.observe_pass(&app.plan.checks, &report);
+    // Deliver what this pass decided (and what earlier passes left), within a bound.
+    let deadline = Utc::now()
+        + chrono::Duration::from_std(app.plan.settings.drain_timeout).unwrap_or_default();
+    let drained = syncwatch::notify::dispatch::drain(&app, Some(&metrics), deadline).await;
     app.close().await;
-    let report = result.context("pass failed")?;
     let pushed = match push {
         Some((url, job)) => {
-            let metrics = Metrics::new();
-            metrics.set_plan(&app.plan, report.started_at);
-            metrics.observe_pass(&app.plan.checks, &report);
             Some(syncwatch::metrics::push(&app.probes.http, &url, &job, metrics.render()).await)
         }
         None => None,
@@ -316,7 +359,22 @@ async fn run(
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             print!("{}", report::pass_table(&report, &app.plan.checks, color));
         }
-        Format::Json => println!("{:#}", report::pass_json(&report, &app.plan.checks)),
+        Format::Json => {
+            let mut doc = report::pass_json(&report, &app.plan.checks);
+            doc["outbox"] = serde_json::json!({
+                "delivered": drained.delivered, "retried": drained.retried,
+                "gave_up": drained.gave_up, "pending": drained.pending,
+            });
+            println!("{doc:#}");
+        }
+    }
+    if format == Format::Table
+        && (drained.delivered + drained.retried + drained.gave_up > 0 || drained.pending > 0)
+    {
+        println!(
+            "outbox: {} delivered, {} to retry, {} given up; {} waiting for the next run",
+            drained.delivered, drained.retried, drained.gave_up, drained.pending
+        );
     }
     if let Some(Err(e)) = pushed {
         eprintln!("error: {e}");
@@ -354,6 +412,97 @@ async fn serve(
     daemon::serve(path, app, listener, Clock::System, opts, stop_signal()).await?;
     eprintln!("syncwatch serve: stopped");
     Ok(0)
+}
+
+async fn silence(
+    plan: Plan,
+    pattern: Option<String>,
+    duration: Option<std::time::Duration>,
+    reason: Option<String>,
+    list: bool,
+    end: Option<i64>,
+    format: Format,
+) -> anyhow::Result<u8> {
+    let store = syncwatch::store::Store::open(&plan.settings.store)
+        .await
+        .context("cannot open the state store")?;
+    let now = Utc::now();
+    let code = if let Some(id) = end {
+        if store.end_silence(id, now).await? {
+            println!("silence {id} ended");
+            0
+        } else {
+            eprintln!("error: no current silence with id {id} (`syncwatch silence --list`)");
+            EXIT_RUNTIME
+        }
+    } else if list {
+        let mut all = plan.settings.silences.clone();
+        all.retain(|s| s.until > now);
+        all.extend(store.silences(now).await?);
+        match format {
+            Format::Json => println!("{:#}", serde_json::json!({ "silences": all })),
+            Format::Table => {
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.id.map(|i| i.to_string())
+                                .unwrap_or_else(|| "settings".into()),
+                            s.pattern.clone(),
+                            s.from.format("%Y-%m-%d %H:%M UTC").to_string(),
+                            s.until.format("%Y-%m-%d %H:%M UTC").to_string(),
+                            s.reason.clone(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    report::table(&["ID", "CHECKS", "FROM", "UNTIL", "REASON"], &rows)
+                );
+            }
+        }
+        0
+    } else {
+        let (pattern, duration, reason) = (
+            pattern.unwrap_or_default(),
+            duration.unwrap_or_default(),
+            reason.unwrap_or_default(),
+        );
+        let matched: Vec<&str> = plan
+            .checks
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|n| syncwatch::model::glob(&pattern, n))
+            .collect();
+        if matched.is_empty() {
+            let hint =
+                config::diag::did_you_mean(&pattern, plan.checks.iter().map(|c| c.name.as_str()))
+                    .map(|s| format!(" (did you mean \"{s}\"?)"))
+                    .unwrap_or_default();
+            eprintln!("error: \"{pattern}\" matches no check{hint}");
+            EXIT_RUNTIME
+        } else {
+            let s = syncwatch::model::Silence {
+                id: None,
+                pattern: pattern.clone(),
+                from: now,
+                until: now + chrono::Duration::from_std(duration).unwrap_or_default(),
+                reason,
+            };
+            let id = store.add_silence(&s, now).await?;
+            println!(
+                "silence {id}: {} ({} check{}) until {}: {}",
+                pattern,
+                matched.len(),
+                if matched.len() == 1 { "" } else { "s" },
+                s.until.format("%Y-%m-%d %H:%M UTC"),
+                s.reason
+            );
+            0
+        }
+    };
+    store.close().await;
+    Ok(code)
 }
 
 /// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

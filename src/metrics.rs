@@ -29,6 +29,8 @@ pub struct Metrics {
     last_success: GaugeVec,
     last_duration: GaugeVec,
     failures: GaugeVec,
+    silenced: GaugeVec,
+    blocked: GaugeVec,
     runs: CounterVec,
     run_duration: HistogramVec,
     pub lateness: Histogram,
@@ -39,6 +41,10 @@ pub struct Metrics {
     reload_at: Gauge,
     pass_success: Gauge,
     pass_duration: Gauge,
+    restarts: IntCounterVec,
+    notifications: IntCounterVec,
+    outbox_pending: Gauge,
+    outbox_oldest: Gauge,
     info: Mutex<Option<GaugeVec>>,
     /// The (source, kind) of each check in the current plan, to drop series of removed checks.
     known: Mutex<HashMap<String, (String, String)>>,
@@ -126,6 +132,23 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(reloads.clone()))
             .expect("registered once");
+        let restarts = IntCounterVec::new(
+            Opts::new("syncwatch_restarts_total", "Restart actions carried out, by check, action and result (delivered, retried, failed)."),
+            &["check", "action", "result"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(restarts.clone()))
+            .expect("registered once");
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "syncwatch_notifications_total",
+                "Outbound messages by notifier, event (page, reminder, resolve, notify, change) and outcome (delivered, retried, failed).",
+            ),
+            &["notifier", "event", "outcome"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(notifications.clone()))
+            .expect("registered once");
         let build = gauge_vec(
             &r,
             "syncwatch_build_info",
@@ -202,6 +225,18 @@ impl Metrics {
                 "Runs in a row that were fail or error.",
                 CHECK,
             ),
+            silenced: gauge_vec(
+                &r,
+                "syncwatch_check_silenced",
+                "1 if a silence or maintenance window covered the check at its last run.",
+                CHECK,
+            ),
+            blocked: gauge_vec(
+                &r,
+                "syncwatch_check_blocked",
+                "1 if a check it depends on was failing at its last run (so it paged nothing).",
+                CHECK,
+            ),
             runs,
             run_duration,
             lateness,
@@ -231,6 +266,18 @@ impl Metrics {
                 &r,
                 "syncwatch_pass_duration_seconds",
                 "Duration of the last pass.",
+            ),
+            restarts,
+            notifications,
+            outbox_pending: gauge(
+                &r,
+                "syncwatch_outbox_pending",
+                "Messages in the outbox not yet delivered nor given up.",
+            ),
+            outbox_oldest: gauge(
+                &r,
+                "syncwatch_outbox_oldest_pending_age_seconds",
+                "Age of the oldest message waiting in the outbox (0 when empty).",
             ),
             info: Mutex::new(None),
             known: Mutex::new(HashMap::new()),
@@ -409,6 +456,23 @@ impl Metrics {
             Observed::Status { code } => self.value.with_label_values(&l).set(f64::from(*code)),
             Observed::Nothing => {}
         }
+        if let Some(d) = &r.decision {
+            let held = d.held.as_deref().unwrap_or("");
+            self.silenced
+                .with_label_values(&l)
+                .set(if held.starts_with("silenced") {
+                    1.0
+                } else {
+                    0.0
+                });
+            self.blocked
+                .with_label_values(&l)
+                .set(if held.starts_with("blocked") {
+                    1.0
+                } else {
+                    0.0
+                });
+        }
         if let Some(state) = &r.state {
             self.failures
                 .with_label_values(&l)
@@ -433,6 +497,28 @@ impl Metrics {
             self.pass_success
                 .set(ts(report.started_at + report.duration));
         }
+    }
+
+    /// Counts one delivery attempt's outcome (`delivered`, `retried`, `failed`).
+    pub fn delivery(&self, item: &crate::store::OutboxItem, outcome: &str) {
+        if item.notifier == crate::notify::message::RESTART {
+            let action = item.payload["target"]
+                .as_str()
+                .and_then(|t| t.split(':').next())
+                .unwrap_or("unknown");
+            self.restarts
+                .with_label_values(&[item.check.as_str(), action, outcome])
+                .inc();
+        } else {
+            self.notifications
+                .with_label_values(&[item.notifier.as_str(), &item.event, outcome])
+                .inc();
+        }
+    }
+
+    pub fn outbox(&self, pending: i64, oldest_age_seconds: Option<f64>) {
+        self.outbox_pending.set(pending as f64);
+        self.outbox_oldest.set(oldest_age_seconds.unwrap_or(0.0));
     }
 
     pub fn skipped(&self, check: &str) {

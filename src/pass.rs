@@ -3,7 +3,9 @@
 
 use crate::app::App;
 use crate::model::Check;
-use crate::store::{CheckState, RunRecord, StoreError};
+use crate::model::Silence;
+use crate::policy::Decision;
+use crate::store::{CheckState, Respond, RunRecord, StoreError};
 use crate::verdict::{Outcome, Verdict};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// State after this run; `None` if recording it failed.
     pub state: Option<CheckState>,
+    /// The response decided (checks with `on_failure`).
+    pub decision: Option<Decision>,
 }
 
 #[derive(Debug)]
@@ -95,11 +99,15 @@ pub async fn run(
     let chosen = select(&app, sel, now).await?;
     let not_due = app.plan.checks.len() - chosen.len();
     let http_slots = Arc::new(Semaphore::new(app.plan.settings.http_concurrency));
+    let mut silences = app.plan.settings.silences.clone();
+    silences.extend(app.store.silences(now).await?);
+    let silences = Arc::new(silences);
     let mut tasks = JoinSet::new();
     for index in chosen {
         let app = Arc::clone(&app);
         let http_slots = Arc::clone(&http_slots);
-        tasks.spawn(async move { run_one(&app, index, &http_slots).await });
+        let silences = Arc::clone(&silences);
+        tasks.spawn(async move { run_one(&app, index, &http_slots, &silences).await });
     }
     let mut results = Vec::new();
     let mut store_errors = Vec::new();
@@ -123,7 +131,12 @@ pub async fn run(
     })
 }
 
-async fn run_one(app: &App, index: usize, http_slots: &Semaphore) -> (CheckResult, Option<String>) {
+async fn run_one(
+    app: &App,
+    index: usize,
+    http_slots: &Semaphore,
+    silences: &[Silence],
+) -> (CheckResult, Option<String>) {
     let check: &Check = &app.plan.checks[index];
     let _slot = match check.source {
         None => http_slots.acquire().await.ok(),
@@ -140,13 +153,21 @@ async fn run_one(app: &App, index: usize, http_slots: &Semaphore) -> (CheckResul
         duration,
         outcome: &outcome,
     };
-    let (state, err) = match app.store.record(&record).await {
-        Ok(s) => (Some(s), None),
+    let respond = Respond {
+        check,
+        settings: &app.plan.settings,
+        silences,
+    };
+    let (state, decision, err) = match app.store.record(&record, Some(&respond)).await {
+        Ok(r) => (Some(r.state), r.decision, None),
         Err(e) => {
             tracing::error!(check = %check.name, error = %e, "could not record the run");
-            (None, Some(format!("check \"{}\": {e}", check.name)))
+            (None, None, Some(format!("check \"{}\": {e}", check.name)))
         }
     };
+    if let Some(said) = decision.as_ref().and_then(crate::store::respond::summary) {
+        tracing::info!(check = %check.name, response = %said, "responded");
+    }
     (
         CheckResult {
             index,
@@ -154,6 +175,7 @@ async fn run_one(app: &App, index: usize, http_slots: &Semaphore) -> (CheckResul
             duration,
             outcome,
             state,
+            decision,
         },
         err,
     )

@@ -96,7 +96,9 @@ fn paint(v: Verdict, color: bool) -> String {
 
 /// The run table and a summary line.
 pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String {
-    let header = [
+    // The RESPONSE column appears when any check has `on_failure`.
+    let responding = report.results.iter().any(|r| r.decision.is_some());
+    let mut header = vec![
         "CHECK",
         "KIND",
         "SOURCE",
@@ -104,14 +106,17 @@ pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String 
         "OBSERVED",
         "THRESHOLDS",
         "TOOK",
-        "REASON",
     ];
+    if responding {
+        header.push("RESPONSE");
+    }
+    header.push("REASON");
     let rows: Vec<Vec<String>> = report
         .results
         .iter()
         .map(|r| {
             let c = &checks[r.index];
-            vec![
+            let mut row = vec![
                 c.name.clone(),
                 c.kind.label().into(),
                 c.source.clone().unwrap_or_else(|| "-".into()),
@@ -119,8 +124,12 @@ pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String 
                 observed(&r.outcome.observed, &c.kind),
                 thresholds(&c.kind),
                 format!("{}ms", r.duration.as_millis()),
-                r.outcome.reason.clone().unwrap_or_default(),
-            ]
+            ];
+            if responding {
+                row.push(response(r));
+            }
+            row.push(r.outcome.reason.clone().unwrap_or_default());
+            row
         })
         .collect();
     if rows.is_empty() {
@@ -137,6 +146,14 @@ pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String 
     out.push('\n');
     out.push_str(&summary(report));
     out
+}
+
+/// What the response policy did for a result: `restart`, `page`, `silenced: …`, or `-`.
+pub fn response(r: &crate::pass::CheckResult) -> String {
+    r.decision
+        .as_ref()
+        .and_then(crate::store::respond::summary)
+        .unwrap_or_else(|| "-".into())
 }
 
 pub fn summary(report: &PassReport) -> String {
@@ -181,6 +198,7 @@ pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
                 "started_at": r.started_at,
                 "duration_seconds": r.duration.as_secs_f64(),
                 "consecutive_failures": r.state.as_ref().map(|s| s.consecutive_failures),
+                "response": r.decision.as_ref().and_then(crate::store::respond::summary),
                 "last_success_at": r.state.as_ref().and_then(|s| s.last_success_at),
             })
         })

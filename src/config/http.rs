@@ -41,7 +41,10 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
                 }
             }),
     };
-    let headers = m.get("headers").map(|n| super::respond::headers(&n)).unwrap_or(Some(Vec::new()));
+    let headers = m
+        .get("headers")
+        .map(|n| super::respond::headers(&n))
+        .unwrap_or(Some(Vec::new()));
     let expect_status = expect_status(&m);
     let timeout = m
         .get("timeout")

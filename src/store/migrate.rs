@@ -4,12 +4,20 @@
 use sqlx::{Executor, PgPool, SqlitePool};
 
 /// (version, name, SQLite text, PostgreSQL text). Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "runs_and_state",
-    include_str!("../../migrations/sqlite/0001_runs_and_state.sql"),
-    include_str!("../../migrations/postgres/0001_runs_and_state.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "runs_and_state",
+        include_str!("../../migrations/sqlite/0001_runs_and_state.sql"),
+        include_str!("../../migrations/postgres/0001_runs_and_state.sql"),
+    ),
+    (
+        2,
+        "respond",
+        include_str!("../../migrations/sqlite/0002_respond.sql"),
+        include_str!("../../migrations/postgres/0002_respond.sql"),
+    ),
+];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";
 

@@ -2,6 +2,12 @@
 //! SQLite (WAL, busy timeout) by default; PostgreSQL for shared deployments. Same SQL for both.
 
 mod migrate;
+mod outbox;
+pub mod respond;
+mod silences;
+
+pub use outbox::OutboxItem;
+pub use respond::Respond;
 
 use crate::config::StoreSpec;
 use crate::verdict::{Observed, Outcome, Verdict};
@@ -40,6 +46,23 @@ pub struct CheckState {
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
+/// What recording a run produced.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub state: CheckState,
+    /// The response decided, for checks with `on_failure`.
+    pub decision: Option<crate::policy::Decision>,
+}
+
+/// Test hook: `SYNCWATCH_FAILPOINT=<name>` aborts the process at that point, as a crash would
+/// (no unwinding, nothing flushed). Used by the tests that prove the outbox loses nothing.
+pub fn failpoint(name: &str) {
+    if std::env::var("SYNCWATCH_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("syncwatch: failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
 /// A check's most recent recorded run.
 #[derive(Debug, Clone)]
 pub struct LastRun {
@@ -65,6 +88,7 @@ macro_rules! with_pool {
         }
     };
 }
+pub(crate) use with_pool;
 
 impl Store {
     /// Connects (creating a SQLite file and its folder if needed) and applies migrations.
@@ -141,9 +165,14 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records a run and advances the check's state in one transaction; returns the new state.
+    /// Records a run, advances the check's state and, for a check with `on_failure`, decides
+    /// the response and writes its messages to the outbox, all in one transaction.
     /// The streaks are computed by the database in one UPSERT, so concurrent writers never lose a count.
-    pub async fn record(&self, run: &RunRecord<'_>) -> Result<CheckState, StoreError> {
+    pub async fn record(
+        &self,
+        run: &RunRecord<'_>,
+        respond: Option<&Respond<'_>>,
+    ) -> Result<Recorded, StoreError> {
         const INSERT_RUN: &str = "INSERT INTO runs (check_name, started_at, duration_ms, verdict, value, age_seconds, newest_at, reason) \
                                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         const UPSERT_STATE: &str = "INSERT INTO check_state (check_name, last_verdict, verdict_since, consecutive_failures, \
@@ -195,9 +224,14 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let state = state_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
+            let decision = match respond.filter(|r| r.check.on_failure.is_some()) {
+                Some(r) => Some(respond::respond_in_tx!(tx, self.locks_rows(), r, o, at)),
+                None => None,
+            };
             tx.commit().await?;
-            state
+            Recorded { state, decision }
         });
+        failpoint("after_state_change");
         Ok(state)
     }
 

@@ -1,0 +1,323 @@
+//! What each notifier is sent for each action: PagerDuty events, Slack Block Kit, generic JSON.
+//! Pure. Written for a tired engineer at 3 a.m.: what is wrong, how stale, since when, what
+//! was already tried, and the runbook. Secrets (routing keys) are added only at delivery.
+
+use crate::config::Settings;
+use crate::model::{Check, NotifierKind};
+use crate::policy::{Action, FixedBy, Gate, Notice, PolicyState};
+use crate::verdict::{Observed, Outcome};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// One message for one notifier, as stored in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// A notifier name, or `restart`.
+    pub notifier: String,
+    /// page, reminder, resolve, notify, restart, change.
+    pub event: &'static str,
+    pub dedup_key: String,
+    pub payload: Value,
+}
+
+pub const RESTART: &str = "restart";
+
+/// Everything a message may mention.
+pub struct Context<'a> {
+    pub check: &'a Check,
+    pub outcome: &'a Outcome,
+    /// The state after the decision.
+    pub state: &'a PolicyState,
+    pub settings: &'a Settings,
+    pub now: DateTime<Utc>,
+}
+
+fn hm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
+}
+
+fn target(ctx: &Context<'_>) -> Option<String> {
+    ctx.check
+        .on_failure
+        .as_ref()?
+        .restart
+        .as_ref()
+        .map(|r| r.action.target())
+}
+
+/// The one-line summary every channel shares (PagerDuty limits it to 1024 characters).
+pub fn summary(action: &Action, ctx: &Context<'_>) -> String {
+    let c = &ctx.check.name;
+    let what = ctx
+        .outcome
+        .reason
+        .clone()
+        .unwrap_or_else(|| ctx.outcome.verdict.to_string());
+    let since = ctx
+        .state
+        .since
+        .map(|t| format!(", failing since {}", hm(t)))
+        .unwrap_or_default();
+    let text = match action {
+        Action::Page {
+            broken: true,
+            reminder,
+            ..
+        } => {
+            format!(
+                "{}{c} cannot be checked: {what}{since}",
+                if *reminder { "Still failing: " } else { "" }
+            )
+        }
+        Action::Page {
+            reminder,
+            restart_skipped,
+            ..
+        } => {
+            let tried = match (ctx.state.restarted_at, restart_skipped, target(ctx)) {
+                (Some(at), _, Some(t)) => format!(
+                    "; restarted {t} at {}, still failing at the re-check",
+                    hm(at)
+                ),
+                (None, Some(Gate::Cooldown { until }), Some(t)) => {
+                    format!("; restart of {t} skipped: in cooldown until {}", hm(*until))
+                }
+                (None, Some(Gate::Exhausted { count }), Some(t)) => {
+                    format!("; restart of {t} skipped: already restarted {count} times")
+                }
+                _ => String::new(),
+            };
+            format!(
+                "{}{c}: {what}{since}{tried}",
+                if *reminder { "Still failing: " } else { "" }
+            )
+        }
+        Action::Notify(Notice::Warning) => format!("{c}: {what}"),
+        Action::Notify(Notice::AutoRemediated { restarted_at }) => format!(
+            "{c} is fresh again after restarting {} at {}; no page was needed",
+            target(ctx).unwrap_or_else(|| "the sync".into()),
+            hm(*restarted_at)
+        ),
+        Action::Resolve {
+            fixed_by,
+            opened_at,
+            ..
+        } => {
+            let lasted = crate::duration::human((ctx.now - *opened_at).num_seconds() as f64);
+            let how = match fixed_by {
+                FixedBy::Restart { at } => format!(
+                    "fixed by restarting {} at {}",
+                    target(ctx).unwrap_or_else(|| "the sync".into()),
+                    hm(*at)
+                ),
+                FixedBy::DataRefreshed => "the data refreshed".into(),
+            };
+            format!("Resolved: {c} passes again after {lasted}; {how}")
+        }
+        Action::Restart => format!(
+            "syncwatch restarted {} because {c}: {what}",
+            target(ctx).unwrap_or_default()
+        ),
+    };
+    text.chars().take(1024).collect()
+}
+
+/// The messages for one action, one per notifier of its route (and the restart itself).
+pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
+    let Some(rules) = &ctx.check.on_failure else {
+        return Vec::new();
+    };
+    let text = summary(action, ctx);
+    let (event, key, route) = match action {
+        Action::Page { key, reminder, .. } => (
+            if *reminder { "reminder" } else { "page" },
+            key.clone(),
+            rules.page.as_ref(),
+        ),
+        Action::Resolve { key, .. } => ("resolve", key.clone(), rules.page.as_ref()),
+        Action::Notify(_) => (
+            "notify",
+            format!(
+                "syncwatch/{}/notice/{}",
+                ctx.check.name,
+                ctx.now.timestamp()
+            ),
+            rules.notify.as_ref().or(rules.page.as_ref()),
+        ),
+        Action::Restart => {
+            let key = format!(
+                "syncwatch/{}/restart/{}",
+                ctx.check.name,
+                ctx.now.timestamp()
+            );
+            let mut out = vec![Envelope {
+                notifier: RESTART.into(),
+                event: "restart",
+                dedup_key: key.clone(),
+                payload: json!({ "check": ctx.check.name, "target": target(ctx), "restarted_at": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) }),
+            }];
+            // Restarts are also recorded as PagerDuty change events, which never notify.
+            for n in route_members(ctx.settings, rules.page.as_ref()) {
+                if let Some(NotifierKind::PagerDuty {
+                    change_events: true,
+                    ..
+                }) = ctx.settings.notifiers.get(&n).map(|n| &n.kind)
+                {
+                    out.push(Envelope {
+                        notifier: n,
+                        event: "change",
+                        dedup_key: key.clone(),
+                        payload: pd_change(&text, ctx),
+                    });
+                }
+            }
+            return out;
+        }
+    };
+    route_members(ctx.settings, route)
+        .into_iter()
+        .filter_map(|name| {
+            let kind = &ctx.settings.notifiers.get(&name)?.kind;
+            let payload = match (kind, action) {
+                // Notices never page: PagerDuty only gets pages, reminders and resolves.
+                (NotifierKind::PagerDuty { .. }, Action::Notify(_)) => return None,
+                (NotifierKind::PagerDuty { .. }, Action::Resolve { .. }) => {
+                    json!({ "event_action": "resolve", "dedup_key": key })
+                }
+                (NotifierKind::PagerDuty { .. }, _) => pd_trigger(&text, &key, action, ctx),
+                (NotifierKind::Slack { .. }, _) => slack(&text, event, ctx),
+                (NotifierKind::Webhook { .. }, _) => generic(&text, event, &key, ctx),
+            };
+            Some(Envelope {
+                notifier: name,
+                event,
+                dedup_key: key.clone(),
+                payload,
+            })
+        })
+        .collect()
+}
+
+fn route_members(settings: &Settings, route: Option<&String>) -> Vec<String> {
+    route
+        .and_then(|r| settings.routes.get(r))
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn details(ctx: &Context<'_>) -> Value {
+    let c = ctx.check;
+    let age = match ctx.outcome.observed {
+        Observed::Age { age_seconds, .. } => Some(age_seconds),
+        _ => None,
+    };
+    json!({
+        "check": c.name,
+        "description": c.description,
+        "source": c.source,
+        "kind": c.kind.label(),
+        "verdict": ctx.outcome.verdict,
+        "reason": ctx.outcome.reason,
+        "age_seconds": age,
+        "thresholds": crate::report::thresholds(&c.kind),
+        "failing_since": ctx.state.since,
+        "restarted_at": ctx.state.restarted_at,
+        "restart_target": target(ctx),
+        "labels": c.labels,
+    })
+}
+
+fn links(ctx: &Context<'_>) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(r) = &ctx.check.runbook {
+        out.push(json!({ "href": r, "text": "Runbook" }));
+    }
+    if let Some(d) = &ctx.settings.dashboard_url {
+        out.push(json!({ "href": d, "text": "Dashboard" }));
+    }
+    out
+}
+
+fn pd_trigger(text: &str, key: &str, action: &Action, ctx: &Context<'_>) -> Value {
+    let severity = match action {
+        Action::Page { broken: true, .. } => "error",
+        _ => "critical",
+    };
+    let mut v = json!({
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {
+            "summary": text,
+            "source": format!("syncwatch/{}", ctx.check.source.as_deref().unwrap_or("http")),
+            "severity": severity,
+            "timestamp": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "component": ctx.check.name,
+            "group": ctx.check.source,
+            "class": ctx.check.kind.label(),
+            "custom_details": details(ctx),
+        },
+        "links": links(ctx),
+        "client": "syncwatch",
+    });
+    if let Some(d) = &ctx.settings.dashboard_url {
+        v["client_url"] = json!(d);
+    }
+    v
+}
+
+fn pd_change(text: &str, ctx: &Context<'_>) -> Value {
+    json!({
+        "payload": {
+            "summary": text,
+            "source": "syncwatch",
+            "timestamp": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "custom_details": details(ctx),
+        },
+        "links": links(ctx),
+    })
+}
+
+fn slack(text: &str, event: &str, ctx: &Context<'_>) -> Value {
+    let icon = match event {
+        "page" | "reminder" => ":rotating_light:",
+        "resolve" => ":white_check_mark:",
+        _ => ":warning:",
+    };
+    let header: String = format!("{icon} {}", ctx.check.name)
+        .chars()
+        .take(150)
+        .collect();
+    let mut body = format!("*{}*", text.replace('*', ""));
+    if let Some(d) = &ctx.check.description {
+        body.push_str(&format!("\n{d}"));
+    }
+    let mut context = vec![
+        format!("source `{}`", ctx.check.source.as_deref().unwrap_or("http")),
+        crate::report::thresholds(&ctx.check.kind),
+    ];
+    if let Some(r) = &ctx.check.runbook {
+        context.push(format!("<{r}|runbook>"));
+    }
+    if let Some(d) = &ctx.settings.dashboard_url {
+        context.push(format!("<{d}|dashboard>"));
+    }
+    json!({
+        "text": text,
+        "blocks": [
+            { "type": "header", "text": { "type": "plain_text", "text": header } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": body.chars().take(3000).collect::<String>() } },
+            { "type": "context", "elements": [ { "type": "mrkdwn", "text": context.join(" · ") } ] },
+        ],
+    })
+}
+
+fn generic(text: &str, event: &str, key: &str, ctx: &Context<'_>) -> Value {
+    json!({
+        "event": event,
+        "summary": text,
+        "dedup_key": key,
+        "details": details(ctx),
+        "links": links(ctx),
+        "at": ctx.now,
+    })
+}
