@@ -183,3 +183,39 @@ fn validate_exits_78_and_lists_all_problems_on_stderr() {
         "no store is created for a bad configuration"
     );
 }
+
+#[test]
+fn on_failure_routes_restarts_and_dependencies_are_validated() {
+    let settings = "sources:\n  pad: { url: \"sqlite:x.db\" }\n\
+        notifiers:\n  pd: { type: pagerduty, routing_key: short }\n  slack: { type: slak, webhook_url: \"https://hooks.example/x\" }\n\
+        routes:\n  prog_lead: [pd, slakc]\n";
+    let checks = "defaults: { source: pad }\nchecks:\n\
+        \x20 - name: a\n    depends_on: [b, nope]\n    row_count: { table: t, error_below: 1 }\n    on_failure: { page: prog_led, restart: { kubernetes: { namespace: Syncs }, settle: 5 } }\n\
+        \x20 - name: b\n    depends_on: [a]\n    row_count: { table: t, error_below: 1 }\n";
+    let got = problems(settings, &[("a.yaml", checks)]);
+    let want = [
+        "checks/a.yaml:3:5: check \"a\": depends_on: depends_on forms a loop back to this check (while both fail, neither would page)",
+        "checks/a.yaml:3:5: check \"a\": depends_on: unknown check \"nope\"",
+        "checks/a.yaml:6:25: check \"a\": on_failure.page: unknown route \"prog_led\" (did you mean \"prog_lead\"?)",
+        "checks/a.yaml:6:46: check \"a\": on_failure.restart.kubernetes: missing required field \"deployment\"",
+        "checks/a.yaml:6:71: check \"a\": on_failure.restart.kubernetes.namespace: \"Syncs\" is not a Kubernetes namespace name (lowercase letters, digits, - and .)",
+        "checks/a.yaml:6:88: check \"a\": on_failure.restart.settle: \"5\" has no unit (try \"5m\" or \"5s\")",
+        "checks/a.yaml:7:5: check \"b\": depends_on: depends_on forms a loop back to this check (while both fail, neither would page)",
+        "syncwatch.yaml:4:39: notifiers.pd.routing_key: a PagerDuty routing key has 32 characters, this one 5 (copy the Integration Key of an Events API v2 integration)",
+        "syncwatch.yaml:5:18: notifiers.slack.type: unknown notifier type \"slak\" (use pagerduty, slack or webhook)",
+        "syncwatch.yaml:7:19: routes.prog_lead[1]: unknown notifier \"slakc\" (did you mean \"slack\"?)",
+    ];
+    for w in &want {
+        assert!(
+            got.contains(&w.to_string()),
+            "missing:\n  {w}\ngot:\n  {}",
+            got.join("\n  ")
+        );
+    }
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "unexpected extra problems:\n  {}",
+        got.join("\n  ")
+    );
+}

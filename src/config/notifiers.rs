@@ -102,7 +102,15 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
             None
         }
     })();
-    m.finish();
+    // With a missing or unknown type, the other fields cannot be judged: do not call them unknown.
+    if out.is_some()
+        || matches!(
+            kind.as_ref().map(|(s, _)| s.as_str()),
+            Some("pagerduty" | "slack" | "webhook")
+        )
+    {
+        m.finish();
+    }
     out
 }
 

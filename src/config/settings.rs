@@ -28,6 +28,9 @@ pub struct Settings {
     pub dashboard_url: Option<String>,
     /// How long `run` spends delivering the outbox after its pass.
     pub drain_timeout: Duration,
+    /// How long a dispatcher owns a message it is delivering; a crashed dispatcher's
+    /// messages are taken over after this.
+    pub outbox_lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +115,9 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let silences = super::notifiers::silences(&m);
     let kubernetes = super::notifiers::kubernetes(&m, env);
     let dashboard_url = m.str("dashboard_url");
+    let outbox_lease = m
+        .duration("outbox_lease")
+        .unwrap_or(Duration::from_secs(60));
     let drain_timeout = m
         .duration("drain_timeout")
         .unwrap_or(Duration::from_secs(10));
@@ -123,6 +129,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         kubernetes,
         dashboard_url,
         drain_timeout,
+        outbox_lease,
         checks_dir,
         store,
         sources,

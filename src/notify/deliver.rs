@@ -252,15 +252,17 @@ async fn kubernetes(app: &App, ns: &str, name: &str, at: &str) -> Delivery {
     send(req.timeout(TIMEOUT), false).await
 }
 
-/// Runs the program without a shell. Commands are not idempotent: a failure is not retried.
+/// Runs the program without a shell, for at most 50 s (less than the outbox lease, so no other
+/// dispatcher takes the restart over while it runs). Commands are not idempotent: a failure is
+/// not retried.
 async fn command(argv: &[String], check: &str) -> Delivery {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env("SYNCWATCH_CHECK", check)
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null());
-    match tokio::time::timeout(Duration::from_secs(300), cmd.output()).await {
-        Err(_) => Delivery::GiveUp(format!("{} did not finish within 5m", argv[0])),
+    match tokio::time::timeout(Duration::from_secs(50), cmd.output()).await {
+        Err(_) => Delivery::GiveUp(format!("{} did not finish within 50s", argv[0])),
         Ok(Err(e)) => Delivery::GiveUp(format!("cannot run {}: {e}", argv[0])),
         Ok(Ok(out)) if out.status.success() => Delivery::Delivered,
         Ok(Ok(out)) => {

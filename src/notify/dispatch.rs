@@ -34,11 +34,8 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
         if now >= deadline {
             break;
         }
-        let items = match app
-            .store
-            .outbox_claim(now, now + chrono::Duration::seconds(60), 20)
-            .await
-        {
+        let lease = chrono::Duration::from_std(app.plan.settings.outbox_lease).unwrap_or_default();
+        let items = match app.store.outbox_claim(now, now + lease, 20).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::error!(error = %e, "outbox: cannot claim messages");

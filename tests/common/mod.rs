@@ -2,6 +2,7 @@
 //! SYNCWATCH_REQUIRE_SERVICES=1), temporary config folders, and running a pass.
 #![allow(dead_code)]
 
+pub mod contracts;
 pub mod http_server;
 
 use chrono::Utc;

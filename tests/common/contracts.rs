@@ -1,0 +1,385 @@
+//! Local servers that enforce the vendors' documented contracts (shared/CONTRACTS.md):
+//! PagerDuty Events v2, Slack incoming webhooks, a generic webhook, and the Kubernetes
+//! Deployment API as `kubectl rollout restart` uses it. Each records what it accepted and can
+//! be scripted to fail (500, 429 with Retry-After) or to answer slowly.
+
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Request {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+fn reply(status: u16, body: impl Into<String>) -> Response {
+    Response {
+        status,
+        headers: vec![],
+        body: body.into(),
+    }
+}
+
+/// What every contract server shares: requests seen, scripted failures, an optional delay.
+#[derive(Default)]
+pub struct Script {
+    pub seen: Mutex<Vec<Request>>,
+    /// Statuses to answer (in order) before behaving normally; 429 comes with Retry-After: 1.
+    pub fail_next: Mutex<VecDeque<u16>>,
+    pub delay: Mutex<Duration>,
+}
+
+impl Script {
+    pub fn fail_with(&self, statuses: &[u16]) {
+        self.fail_next.lock().unwrap().extend(statuses);
+    }
+    pub fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve<F>(script: Arc<Script>, handler: F) -> String
+where
+    F: Fn(&Request) -> Response + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (script, handler) = (Arc::clone(&script), Arc::clone(&handler));
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut sock).await else {
+                    return;
+                };
+                script.seen.lock().unwrap().push(req.clone());
+                let delay = *script.delay.lock().unwrap();
+                tokio::time::sleep(delay).await;
+                let scripted = script.fail_next.lock().unwrap().pop_front();
+                let resp = match scripted {
+                    Some(429) => Response {
+                        status: 429,
+                        headers: vec![("Retry-After".into(), "1".into())],
+                        body: "rate limited".into(),
+                    },
+                    Some(code) => reply(code, "scripted failure"),
+                    None => handler(&req),
+                };
+                let mut out = format!(
+                    "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    resp.status,
+                    resp.body.len()
+                );
+                for (k, v) in resp.headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                out.push_str(&resp.body);
+                let _ = sock.write_all(out.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Request {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    })
+}
+
+/// PagerDuty Events API v2.
+#[derive(Default)]
+pub struct PagerDuty {
+    pub script: Arc<Script>,
+    /// dedup_key → summary of alerts currently open.
+    pub open: Mutex<HashMap<String, String>>,
+    /// How many alerts were opened (a trigger on an open key opens nothing).
+    pub opened: Mutex<u32>,
+    pub resolved: Mutex<u32>,
+    pub changes: Mutex<Vec<Value>>,
+}
+
+pub const PD_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+impl PagerDuty {
+    pub async fn start() -> (Arc<PagerDuty>, String) {
+        let pd = Arc::new(PagerDuty::default());
+        let me = Arc::clone(&pd);
+        let base = serve(Arc::clone(&pd.script), move |r| me.handle(r)).await;
+        (pd, base)
+    }
+
+    fn handle(&self, r: &Request) -> Response {
+        let invalid = |msg: &str| {
+            reply(400, json!({"status": "invalid event", "message": "Event object is invalid", "errors": [msg]}).to_string())
+        };
+        if r.method != "POST" {
+            return reply(405, "");
+        }
+        if !r
+            .headers
+            .get("content-type")
+            .is_some_and(|c| c.starts_with("application/json"))
+        {
+            return invalid("Content-Type must be application/json");
+        }
+        let e = r.json();
+        if e["routing_key"].as_str().map(str::len) != Some(32) {
+            return invalid("'routing_key' must be a 32 character integration key");
+        }
+        if r.path == "/v2/change/enqueue" {
+            if e["payload"]["summary"].as_str().is_none() {
+                return invalid("'payload.summary' is missing");
+            }
+            self.changes.lock().unwrap().push(e);
+            return reply(
+                202,
+                json!({"status": "success", "message": "Change event processed"}).to_string(),
+            );
+        }
+        if r.path != "/v2/enqueue" {
+            return reply(404, "");
+        }
+        let key = e["dedup_key"].as_str().unwrap_or("").to_string();
+        if key.is_empty() || key.len() > 255 {
+            return invalid("'dedup_key' must be 1 to 255 characters");
+        }
+        match e["event_action"].as_str() {
+            Some("trigger") => {
+                let p = &e["payload"];
+                let summary = p["summary"].as_str().unwrap_or("");
+                if summary.is_empty() || summary.chars().count() > 1024 {
+                    return invalid("'payload.summary' must be 1 to 1024 characters");
+                }
+                if p["source"].as_str().is_none() {
+                    return invalid("'payload.source' is missing");
+                }
+                if !matches!(
+                    p["severity"].as_str(),
+                    Some("critical" | "error" | "warning" | "info")
+                ) {
+                    return invalid("'payload.severity' must be critical, error, warning or info");
+                }
+                if !p["custom_details"].is_object() && !p["custom_details"].is_null() {
+                    return invalid("'payload.custom_details' must be an object");
+                }
+                let mut open = self.open.lock().unwrap();
+                if !open.contains_key(&key) {
+                    *self.opened.lock().unwrap() += 1;
+                }
+                open.insert(key.clone(), summary.to_string());
+            }
+            Some("resolve") => {
+                if self.open.lock().unwrap().remove(&key).is_some() {
+                    *self.resolved.lock().unwrap() += 1;
+                }
+            }
+            Some("acknowledge") => {}
+            _ => return invalid("'event_action' must be trigger, acknowledge or resolve"),
+        }
+        reply(
+            202,
+            json!({"status": "success", "message": "Event processed", "dedup_key": key})
+                .to_string(),
+        )
+    }
+
+    /// Accepted trigger events (redeliveries included).
+    pub fn triggers(&self) -> Vec<Value> {
+        self.script
+            .requests()
+            .iter()
+            .map(Request::json)
+            .filter(|e| e["event_action"] == "trigger" && e["routing_key"].is_string())
+            .collect()
+    }
+}
+
+/// Slack incoming webhook.
+#[derive(Default)]
+pub struct Slack {
+    pub script: Arc<Script>,
+    pub messages: Mutex<Vec<Value>>,
+}
+
+pub const SLACK_PATH: &str = "/services/T000/B000/XXXX";
+
+impl Slack {
+    pub async fn start() -> (Arc<Slack>, String) {
+        let s = Arc::new(Slack::default());
+        let me = Arc::clone(&s);
+        let base = serve(Arc::clone(&s.script), move |r| me.handle(r)).await;
+        (s, format!("{base}{SLACK_PATH}"))
+    }
+
+    fn handle(&self, r: &Request) -> Response {
+        if r.method != "POST" || r.path != SLACK_PATH {
+            return reply(404, "no_service");
+        }
+        let m = r.json();
+        let text_ok = m["text"].as_str().is_some_and(|t| !t.is_empty());
+        let blocks = m["blocks"].as_array().cloned().unwrap_or_default();
+        let header_ok = blocks.iter().filter(|b| b["type"] == "header").all(|b| {
+            b["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.chars().count() <= 150)
+        });
+        let section_ok = blocks.iter().filter(|b| b["type"] == "section").all(|b| {
+            b["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.chars().count() <= 3000)
+        });
+        if !text_ok || blocks.len() > 50 || !header_ok || !section_ok {
+            return reply(400, "invalid_payload");
+        }
+        self.messages.lock().unwrap().push(m);
+        reply(200, "ok")
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+/// The Kubernetes API for one Deployment, as `kubectl rollout restart` uses it.
+pub struct Kube {
+    pub script: Arc<Script>,
+    pub namespace: String,
+    pub deployment: String,
+    pub paused: bool,
+    pub token: String,
+    /// Every distinct restartedAt value patched in: each one rolls the pods.
+    pub rollouts: Mutex<Vec<String>>,
+    /// Called on each new rollout (a test can make the sync "catch up").
+    pub on_rollout: Mutex<Option<Box<dyn Fn() + Send>>>,
+}
+
+impl Kube {
+    pub async fn start(namespace: &str, deployment: &str, paused: bool) -> (Arc<Kube>, String) {
+        let k = Arc::new(Kube {
+            script: Arc::default(),
+            namespace: namespace.into(),
+            deployment: deployment.into(),
+            paused,
+            token: "kube-test-token".into(),
+            rollouts: Mutex::default(),
+            on_rollout: Mutex::default(),
+        });
+        let me = Arc::clone(&k);
+        let base = serve(Arc::clone(&k.script), move |r| me.handle(r)).await;
+        (k, base)
+    }
+
+    fn handle(&self, r: &Request) -> Response {
+        if r.headers.get("authorization") != Some(&format!("Bearer {}", self.token)) {
+            return reply(
+                401,
+                json!({"kind": "Status", "reason": "Unauthorized", "code": 401}).to_string(),
+            );
+        }
+        let path = format!(
+            "/apis/apps/v1/namespaces/{}/deployments/{}",
+            self.namespace, self.deployment
+        );
+        if r.path != path {
+            return reply(
+                404,
+                json!({"kind": "Status", "reason": "NotFound", "code": 404}).to_string(),
+            );
+        }
+        match r.method.as_str() {
+            "GET" => reply(200, json!({"kind": "Deployment", "metadata": {"name": self.deployment, "namespace": self.namespace}, "spec": {"paused": self.paused, "template": {"metadata": {"annotations": {}}}}}).to_string()),
+            "PATCH" => {
+                if r.headers.get("content-type").map(String::as_str) != Some("application/strategic-merge-patch+json") {
+                    return reply(415, json!({"kind": "Status", "reason": "UnsupportedMediaType", "code": 415}).to_string());
+                }
+                let at = r.json()["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].as_str().map(str::to_string);
+                let Some(at) = at.filter(|a| chrono::DateTime::parse_from_rfc3339(a).is_ok()) else {
+                    return reply(422, json!({"kind": "Status", "reason": "Invalid", "code": 422}).to_string());
+                };
+                let mut rollouts = self.rollouts.lock().unwrap();
+                if !rollouts.contains(&at) {
+                    rollouts.push(at);
+                    if let Some(f) = self.on_rollout.lock().unwrap().as_ref() {
+                        f();
+                    }
+                }
+                reply(200, json!({"kind": "Deployment"}).to_string())
+            }
+            _ => reply(405, ""),
+        }
+    }
+}
+
+/// A generic webhook that accepts any JSON.
+pub async fn webhook() -> (Arc<Script>, String) {
+    let script = Arc::new(Script::default());
+    let base = serve(Arc::clone(&script), |r| {
+        if r.json().is_null() {
+            reply(400, "not JSON")
+        } else {
+            reply(200, "{}")
+        }
+    })
+    .await;
+    (script, base)
+}

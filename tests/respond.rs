@@ -1,0 +1,405 @@
+//! When a check fails: restart, settle, re-check, page, resolve — end to end, with `syncwatch
+//! run` as a CronJob would call it, a real PostgreSQL partner table, and local servers that
+//! enforce the PagerDuty, Slack and Kubernetes contracts.
+
+mod common;
+
+use common::contracts::{Kube, PagerDuty, Slack, PD_KEY};
+use common::{unique, Fixture, PG_URL};
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    pg: PgConnection,
+    schema: String,
+    f: Fixture,
+    pd: Arc<PagerDuty>,
+    slack: Arc<Slack>,
+    kube: Arc<Kube>,
+}
+
+const CHECK: &str = "van_contacts_sync";
+
+async fn world(on_failure: &str, paused: bool) -> Option<World> {
+    let mut pg = common::pg().await?;
+    let schema = unique("sw_respond");
+    pg.execute(format!("CREATE SCHEMA {schema}; CREATE TABLE {schema}.contacts (updated_at timestamptz); INSERT INTO {schema}.contacts VALUES (now());").as_str())
+        .await
+        .unwrap();
+    let (pd, pd_url) = PagerDuty::start().await;
+    let (slack, slack_url) = Slack::start().await;
+    let (kube, kube_url) = Kube::start("syncs", "van-sync", paused).await;
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         drain_timeout: 20s\n\
+         dashboard_url: https://grafana.example/d/syncs\n\
+         sources:\n  pg: {{ url: \"{PG_URL}\" }}\n\
+         notifiers:\n\
+         \x20 pagerduty: {{ type: pagerduty, routing_key: \"{PD_KEY}\", base_url: \"{pd_url}\", change_events: true }}\n\
+         \x20 slack: {{ type: slack, webhook_url: \"{slack_url}\" }}\n\
+         routes:\n  prog_lead: [pagerduty, slack]\n\
+         kubernetes: {{ api_url: \"{kube_url}\", token: kube-test-token }}\n"
+    );
+    let checks = format!(
+        "checks:\n  - name: {CHECK}\n    source: pg\n    runbook: https://runbooks.example/van\n\
+         \x20   freshness: {{ table: {schema}.contacts, column: updated_at, error_after: 1h }}\n\
+         \x20   on_failure:\n{on_failure}"
+    );
+    let f = Fixture::new(&settings, &[("van.yaml", &checks)]);
+    Some(World {
+        pg,
+        schema,
+        f,
+        pd,
+        slack,
+        kube,
+    })
+}
+
+impl World {
+    async fn data_age(&mut self, hours: i64) {
+        self.pg
+            .execute(
+                format!(
+                    "UPDATE {}.contacts SET updated_at = now() - interval '{hours} hours'",
+                    self.schema
+                )
+                .as_str(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// One `syncwatch run --all`, as a CronJob tick; returns the check's JSON and the outbox summary.
+    async fn run(&self) -> (Value, Value) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+            .args(["run", "--all", "--format", "json", "--config"])
+            .arg(self.f.settings_path())
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (doc["checks"][0].clone(), doc["outbox"].clone())
+    }
+
+    async fn cleanup(mut self) {
+        let _ = self
+            .pg
+            .execute(format!("DROP SCHEMA {} CASCADE", self.schema).as_str())
+            .await;
+    }
+}
+
+const RESTART: &str = "      restart: { kubernetes: { namespace: syncs, deployment: van-sync }, settle: 1s, cooldown: 1h }\n      page: prog_lead\n";
+
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test]
+async fn stale_then_restart_then_fresh_pages_nobody() {
+    let Some(mut w) = world(RESTART, false).await else {
+        return;
+    };
+    w.data_age(2).await;
+    let (c, _) = w.run().await;
+    assert_eq!(
+        (c["verdict"].as_str(), c["response"].as_str()),
+        (Some("fail"), Some("restart"))
+    );
+    let rollouts = w.kube.rollouts.lock().unwrap().clone();
+    assert_eq!(rollouts.len(), 1, "one rollout restart was PATCHed");
+    let change = w.pd.changes.lock().unwrap().clone();
+    assert_eq!(
+        change.len(),
+        1,
+        "the restart is recorded as a PagerDuty change event"
+    );
+    assert!(change[0]["payload"]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("syncwatch restarted kubernetes:syncs/van-sync"));
+
+    w.data_age(0).await; // the restarted sync catches up
+    settle().await;
+    let (c, _) = w.run().await;
+    assert_eq!(
+        (c["verdict"].as_str(), c["response"].as_str()),
+        (Some("pass"), Some("notice"))
+    );
+    assert!(w.pd.triggers().is_empty(), "no page");
+    let texts = w.slack.texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].contains("is fresh again after restarting kubernetes:syncs/van-sync at"),
+        "{}",
+        texts[0]
+    );
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn stale_after_restart_pages_once_then_resolves_when_fresh() {
+    let Some(mut w) = world(RESTART, false).await else {
+        return;
+    };
+    w.data_age(7).await;
+    assert_eq!(w.run().await.0["response"], "restart");
+    settle().await;
+    let (c, outbox) = w.run().await;
+    assert_eq!(c["response"], "page", "{c}");
+    assert_eq!(outbox["pending"], 0);
+    assert_eq!(*w.pd.opened.lock().unwrap(), 1);
+    let page = &w.pd.triggers()[0];
+    let summary = page["payload"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "{CHECK}: data is 7h00m old (> error_after 1h), failing since "
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("restarted kubernetes:syncs/van-sync at")
+            && summary.ends_with("still failing at the re-check"),
+        "{summary}"
+    );
+    assert_eq!(page["payload"]["severity"], "critical");
+    assert_eq!(page["dedup_key"], format!("syncwatch/{CHECK}/1"));
+    assert_eq!(
+        page["payload"]["custom_details"]["restart_target"],
+        "kubernetes:syncs/van-sync"
+    );
+    assert_eq!(page["links"][0]["href"], "https://runbooks.example/van");
+    assert_eq!(page["client_url"], "https://grafana.example/d/syncs");
+
+    // Still stale: the open incident is not paged again.
+    let (c, _) = w.run().await;
+    assert_eq!(c["response"], Value::Null);
+    assert_eq!(w.pd.triggers().len(), 1);
+
+    w.data_age(0).await;
+    let (c, _) = w.run().await;
+    assert_eq!(c["response"], "resolve");
+    assert_eq!(*w.pd.resolved.lock().unwrap(), 1);
+    assert!(w.pd.open.lock().unwrap().is_empty());
+    let resolved = w.slack.texts().last().cloned().unwrap();
+    assert!(
+        resolved.starts_with(&format!("Resolved: {CHECK} passes again after "))
+            && resolved.contains("fixed by restarting kubernetes:syncs/van-sync"),
+        "{resolved}"
+    );
+    assert_eq!(
+        w.kube.rollouts.lock().unwrap().len(),
+        1,
+        "one restart in the whole episode"
+    );
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn flapping_data_pages_nothing_until_after() {
+    let Some(mut w) = world("      after: 2\n      page: prog_lead\n", false).await else {
+        return;
+    };
+    for hours in [2, 0, 2, 0, 2] {
+        w.data_age(hours).await;
+        assert_eq!(w.run().await.0["response"], Value::Null);
+    }
+    assert!(w.pd.triggers().is_empty());
+    w.data_age(2).await;
+    assert_eq!(
+        w.run().await.0["response"],
+        "page",
+        "the second failure in a row pages"
+    );
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_silenced_check_runs_but_restarts_and_sends_nothing() {
+    let Some(mut w) = world(RESTART, false).await else {
+        return;
+    };
+    let out = common::bin()
+        .args([
+            "silence",
+            CHECK,
+            "--for",
+            "1h",
+            "--reason",
+            "partner maintenance",
+            "--config",
+        ])
+        .arg(w.f.settings_path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{CHECK} (1 check) until")));
+    w.data_age(5).await;
+    for _ in 0..2 {
+        let (c, _) = w.run().await;
+        assert_eq!(
+            (c["verdict"].as_str(), c["response"].as_str()),
+            (Some("fail"), Some("silenced: partner maintenance"))
+        );
+    }
+    assert!(w.kube.rollouts.lock().unwrap().is_empty());
+    assert!(
+        w.pd.script.requests().is_empty() && w.slack.texts().is_empty(),
+        "nothing was sent"
+    );
+    let list = common::bin()
+        .args(["silence", "--list", "--config"])
+        .arg(w.f.settings_path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("partner maintenance"));
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn pagerduty_down_for_a_while_gets_the_page_once_when_it_returns() {
+    let Some(mut w) = world("      page: prog_lead\n", false).await else {
+        return;
+    };
+    w.pd.script.fail_with(&[500, 503, 429]);
+    w.data_age(3).await;
+    let (c, outbox) = w.run().await;
+    assert_eq!(c["response"], "page");
+    assert_eq!(
+        outbox["pending"], 0,
+        "delivered within drain_timeout: {outbox}"
+    );
+    assert!(outbox["retried"].as_u64().unwrap() >= 3, "{outbox}");
+    assert_eq!(
+        w.pd.script.requests().len(),
+        4,
+        "three refused attempts, then one accepted"
+    );
+    assert_eq!(*w.pd.opened.lock().unwrap(), 1);
+    assert_eq!(w.pd.triggers().len(), 4);
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_paused_deployment_is_not_restarted_and_the_recheck_pages() {
+    let Some(mut w) = world(RESTART, true).await else {
+        return;
+    };
+    w.data_age(3).await;
+    let (c, outbox) = w.run().await;
+    assert_eq!(c["response"], "restart");
+    assert_eq!(
+        outbox["gave_up"], 1,
+        "the paused Deployment is refused, not retried: {outbox}"
+    );
+    let methods: Vec<String> = w
+        .kube
+        .script
+        .requests()
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(methods, ["GET"], "no PATCH of a paused Deployment");
+    settle().await;
+    assert_eq!(w.run().await.0["response"], "page");
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn webhook_and_command_restarts_and_a_webhook_notifier() {
+    let (hook, hook_url) = common::contracts::webhook().await;
+    let f = Fixture::new("", &[]);
+    let marker = f.path().join("restarted-by-command");
+    std::fs::write(
+        f.settings_path(),
+        format!(
+            "store: {{ url: \"sqlite:state.db\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+             notifiers:\n  ops: {{ type: webhook, url: \"{hook_url}/events\", headers: {{ X-Token: \"${{SW_TEST_HOOK_TOKEN:-hook-secret}}\" }} }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        f.path().join("checks/p.yaml"),
+        format!(
+            "defaults: {{ source: p }}\nchecks:\n\
+             \x20 - name: by_webhook\n    freshness: {{ table: t, column: ts, error_after: 1h }}\n\
+             \x20   on_failure:\n      restart: {{ webhook: {{ url: \"{hook_url}/restart\", body: '{{\"job\": \"van\"}}' }}, settle: 1s }}\n      page: ops\n\
+             \x20 - name: by_command\n    freshness: {{ table: t, column: ts, error_after: 1h }}\n\
+             \x20   on_failure:\n      restart: {{ command: [touch, \"{}\"], settle: 1h }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        f.path().join("partner.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::Connection::close(
+        c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
+            .await
+            .map(|_| c)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let run = || async {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+            .args(["run", "--all", "--config"])
+            .arg(f.settings_path())
+            .output()
+            .await
+            .unwrap()
+    };
+    assert_eq!(run().await.status.code(), Some(0));
+    assert!(marker.exists(), "the command ran");
+    let restart = hook
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/restart")
+        .expect("the restart webhook was called");
+    assert_eq!(
+        (restart.method.as_str(), restart.json()["job"].as_str()),
+        ("POST", Some("van"))
+    );
+    assert!(restart
+        .headers
+        .get("idempotency-key")
+        .is_some_and(|k| k.starts_with("syncwatch/by_webhook/restart/")));
+    settle().await;
+    assert_eq!(run().await.status.code(), Some(0));
+    let page = hook
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/events")
+        .expect("the page reached the webhook");
+    assert_eq!(
+        page.headers.get("x-token").map(String::as_str),
+        Some("hook-secret")
+    );
+    let body = page.json();
+    assert_eq!(body["event"], "page");
+    assert_eq!(body["dedup_key"], "syncwatch/by_webhook/1");
+    assert!(
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("restarted webhook:"),
+        "{body}"
+    );
+}
