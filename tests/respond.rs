@@ -403,3 +403,105 @@ async fn webhook_and_command_restarts_and_a_webhook_notifier() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_restart_target_cools_down_for_every_check_and_dependents_stay_quiet() {
+    let (hook, hook_url) = common::contracts::webhook().await;
+    let f = Fixture::new(
+        &format!("store: {{ url: \"sqlite:state.db\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\nnotifiers:\n  ops: {{ type: webhook, url: \"{hook_url}/events\" }}\n"),
+        &[(
+            "p.yaml",
+            "defaults:\n  source: p\n  on_failure: { restart: { command: [\"true\"], cooldown: 1h, settle: 1h }, page: ops }\n\
+             checks:\n\
+             \x20 - name: first\n    freshness: { table: t, column: ts, error_after: 1h }\n\
+             \x20 - name: second\n    depends_on: []\n    freshness: { table: t, column: ts, error_after: 1h }\n\
+             \x20 - name: downstream\n    depends_on: [first]\n    freshness: { table: t, column: ts, error_after: 1h }\n",
+        )],
+    );
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        f.path().join("partner.db").display()
+    ))
+    .await
+    .unwrap();
+    c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    let run = |only: &'static str| {
+        let path = f.settings_path();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+                .args(["run", "--only", only, "--format", "json", "--config"])
+                .arg(path)
+                .output()
+                .await
+                .unwrap();
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            doc["checks"][0]["response"].clone()
+        }
+    };
+    assert_eq!(run("first").await, "restart");
+    // Same target (command:true), restarted a moment ago by `first`: no second restart, a page.
+    assert_eq!(run("second").await, "page");
+    let page = hook
+        .requests()
+        .into_iter()
+        .find(|r| r.json()["dedup_key"] == "syncwatch/second/1")
+        .expect("second paged");
+    assert!(
+        page.json()["summary"]
+            .as_str()
+            .unwrap()
+            .contains("restart of command:true skipped: in cooldown until"),
+        "{}",
+        page.body
+    );
+    // `first` is failing, so `downstream` pages nothing: one outage, one page.
+    assert_eq!(
+        run("downstream").await,
+        "blocked: depends on first, which is failing"
+    );
+    assert!(hook
+        .requests()
+        .iter()
+        .all(|r| !r.body.contains("syncwatch/downstream/")));
+}
+
+#[tokio::test]
+async fn slack_bot_messages_are_checked_for_ok() {
+    let (slack, webhook_url) = Slack::start().await;
+    let api = webhook_url.replace(common::contracts::SLACK_PATH, "/api");
+    let f = Fixture::new(
+        &format!(
+            "store: {{ url: \"sqlite:state.db\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\nnotifiers:\n\
+             \x20 bot: {{ type: slack, bot_token: xoxb-test-token, channel: C0INCIDENTS, base_url: \"{api}\" }}\n\
+             \x20 wrong: {{ type: slack, bot_token: xoxb-test-token, channel: C0NOPE, base_url: \"{api}\" }}\n"
+        ),
+        &[("p.yaml", "defaults: { source: p }\nchecks:\n  - name: a\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: bot }\n  - name: b\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: wrong }\n")],
+    );
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        f.path().join("partner.db").display()
+    ))
+    .await
+    .unwrap();
+    c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+        .args(["run", "--all", "--format", "json", "--config"])
+        .arg(f.settings_path())
+        .output()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["outbox"]["delivered"], 1, "{}", doc["outbox"]);
+    assert_eq!(
+        doc["outbox"]["gave_up"], 1,
+        "channel_not_found is a refusal, not retried: {}",
+        doc["outbox"]
+    );
+    assert!(slack.texts()[0].starts_with("a: data is 3h00m old"));
+}

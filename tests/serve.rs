@@ -326,3 +326,47 @@ async fn run_pushes_its_metrics_to_a_real_pushgateway() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pushing metrics to http://127.0.0.1:1"));
 }
+
+#[tokio::test]
+async fn serve_restarts_rechecks_after_settle_and_pages_in_the_background() {
+    let (hook, hook_url) = common::contracts::webhook().await;
+    let f = fixture(&format!(
+        "notifiers:\n  ops: {{ type: webhook, url: \"{hook_url}/events\" }}\n"
+    ))
+    .await;
+    let marker = f.path().join("restarted");
+    std::fs::write(
+        f.path().join("checks/p.yaml"),
+        format!(
+            "checks:\n  - name: stale\n    source: p\n    schedule: \"0 0 1 1 *\"\n    freshness: {{ table: stale, column: ts, error_after: 6h }}\n\
+             \x20   on_failure: {{ restart: {{ command: [touch, \"{}\"], settle: 2s }}, page: ops }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let (_serve, base) = serve(&f.settings_path(), &[]);
+    // At start the never-run check runs and restarts; 2 s later the re-check pages, with no cron tick in between.
+    let page = eventually(20, || async {
+        hook.requests()
+            .into_iter()
+            .find(|r| r.json()["event"] == "page")
+    })
+    .await
+    .expect("paged after the re-check");
+    assert!(marker.exists(), "the restart command ran");
+    assert!(page.json()["summary"]
+        .as_str()
+        .unwrap()
+        .contains("still failing at the re-check"));
+    let (_, m) = get(&format!("{base}/metrics")).await;
+    assert!(
+        m.contains(
+            "syncwatch_restarts_total{action=\"command\",check=\"stale\",result=\"delivered\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(m.contains(
+        "syncwatch_notifications_total{event=\"page\",notifier=\"ops\",outcome=\"delivered\"} 1"
+    ));
+    assert!(m.contains("syncwatch_outbox_pending 0"));
+}

@@ -267,6 +267,27 @@ impl Slack {
     }
 
     fn handle(&self, r: &Request) -> Response {
+        if r.method == "POST" && r.path == "/api/chat.postMessage" {
+            // Web API: errors are 200 with ok=false, so callers must check `ok`.
+            let fail = |e: &str| reply(200, json!({"ok": false, "error": e}).to_string());
+            if r.headers.get("authorization").map(String::as_str) != Some("Bearer xoxb-test-token")
+            {
+                return fail("invalid_auth");
+            }
+            let m = r.json();
+            if m["channel"] != "C0INCIDENTS" {
+                return fail("channel_not_found");
+            }
+            if m["text"].as_str().is_none_or(str::is_empty) {
+                return fail("no_text");
+            }
+            self.messages.lock().unwrap().push(m);
+            return reply(
+                200,
+                json!({"ok": true, "channel": "C0INCIDENTS", "ts": "1700000000.000100"})
+                    .to_string(),
+            );
+        }
         if r.method != "POST" || r.path != SLACK_PATH {
             return reply(404, "no_service");
         }
