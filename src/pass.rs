@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::model::Check;
 use crate::model::Silence;
 use crate::policy::Decision;
-use crate::store::{CheckState, Respond, RunRecord, StoreError};
+use crate::store::{CheckState, Recording, Respond, RunRecord, StoreError};
 use crate::verdict::{Outcome, Verdict};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -106,20 +106,24 @@ pub async fn run(
     for index in chosen {
         let app = Arc::clone(&app);
         let http_slots = Arc::clone(&http_slots);
-        let silences = Arc::clone(&silences);
-        tasks.spawn(async move { run_one(&app, index, &http_slots, &silences).await });
+        tasks.spawn(async move { probe_one(&app, index, &http_slots).await });
     }
     let mut results = Vec::new();
     let mut store_errors = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((result, None)) => results.push(result),
-            Ok((result, Some(err))) => {
-                store_errors.push(err);
-                results.push(result);
-            }
-            Err(e) => store_errors.push(format!("a check task crashed: {e}")),
+    // Record what has finished in one transaction, then wait for more: batches grow with load.
+    while let Some(first) = tasks.join_next().await {
+        let mut batch = vec![first];
+        while let Some(more) = tasks.try_join_next() {
+            batch.push(more);
         }
+        let mut probed = Vec::with_capacity(batch.len());
+        for joined in batch {
+            match joined {
+                Ok(r) => probed.push(r),
+                Err(e) => store_errors.push(format!("a check task crashed: {e}")),
+            }
+        }
+        record(&app, probed, &silences, &mut results, &mut store_errors).await;
     }
     results.sort_by_key(|r| r.index);
     Ok(PassReport {
@@ -131,54 +135,84 @@ pub async fn run(
     })
 }
 
-async fn run_one(
-    app: &App,
-    index: usize,
-    http_slots: &Semaphore,
-    silences: &[Silence],
-) -> (CheckResult, Option<String>) {
+/// Runs one check's probe; queueing for a slot (the source's cap, or the HTTP cap) is not
+/// part of the check's time.
+async fn probe_one(app: &App, index: usize, http_slots: &Semaphore) -> CheckResult {
     let check: &Check = &app.plan.checks[index];
-    let _slot = match check.source {
-        None => http_slots.acquire().await.ok(),
-        Some(_) => None,
+    let (_http_slot, _source_slot) = match check
+        .source
+        .as_ref()
+        .and_then(|s| app.probes.sources.get(s))
+    {
+        Some(src) => (None, src.slot().await.ok()),
+        None => (http_slots.acquire().await.ok(), None),
     };
     let started_at = Utc::now();
     let clock = Instant::now();
     let outcome = app.probes.run(check).await;
     let duration = clock.elapsed();
     log_outcome(check, &outcome, duration);
-    let record = RunRecord {
-        check: &check.name,
+    CheckResult {
+        index,
         started_at,
         duration,
-        outcome: &outcome,
-    };
-    let respond = Respond {
-        check,
-        settings: &app.plan.settings,
-        silences,
-    };
-    let (state, decision, err) = match app.store.record(&record, Some(&respond)).await {
-        Ok(r) => (Some(r.state), r.decision, None),
-        Err(e) => {
-            tracing::error!(check = %check.name, error = %e, "could not record the run");
-            (None, None, Some(format!("check \"{}\": {e}", check.name)))
-        }
-    };
-    if let Some(said) = decision.as_ref().and_then(crate::store::respond::summary) {
-        tracing::info!(check = %check.name, response = %said, "responded");
+        outcome,
+        state: None,
+        decision: None,
     }
-    (
-        CheckResult {
-            index,
-            started_at,
-            duration,
-            outcome,
-            state,
-            decision,
-        },
-        err,
-    )
+}
+
+/// Records a batch of probed checks (runs, states, responses) in one store transaction.
+async fn record(
+    app: &App,
+    mut probed: Vec<CheckResult>,
+    silences: &[Silence],
+    results: &mut Vec<CheckResult>,
+    errors: &mut Vec<String>,
+) {
+    let items: Vec<Recording<'_>> = probed
+        .iter()
+        .map(|r| {
+            let check = &app.plan.checks[r.index];
+            Recording {
+                run: RunRecord {
+                    check: &check.name,
+                    started_at: r.started_at,
+                    duration: r.duration,
+                    outcome: &r.outcome,
+                },
+                respond: Some(Respond {
+                    check,
+                    settings: &app.plan.settings,
+                    silences,
+                }),
+            }
+        })
+        .collect();
+    match app.store.record_batch(&items).await {
+        Ok(recorded) => {
+            drop(items);
+            for (r, rec) in probed.iter_mut().zip(recorded) {
+                if let Some(said) = rec
+                    .decision
+                    .as_ref()
+                    .and_then(crate::store::respond::summary)
+                {
+                    tracing::info!(check = %app.plan.checks[r.index].name, response = %said, "responded");
+                }
+                r.state = Some(rec.state);
+                r.decision = rec.decision;
+            }
+        }
+        Err(e) => {
+            drop(items);
+            tracing::error!(error = %e, runs = probed.len(), "could not record the runs");
+            for r in &probed {
+                errors.push(format!("check \"{}\": {e}", app.plan.checks[r.index].name));
+            }
+        }
+    }
+    results.extend(probed);
 }
 
 /// One line per check run; verdicts are data (the table shows them), so info level.

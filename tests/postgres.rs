@@ -192,3 +192,28 @@ async fn checks_cannot_write_to_the_partner_database() {
     );
     assert_eq!(got["injects_via_filter"].verdict, Verdict::Error);
 }
+
+#[tokio::test]
+async fn a_failed_query_leaves_its_pooled_connection_usable() {
+    let Some(mut pg) = common::pg().await else { return };
+    let s = schema(&mut pg).await;
+    // One connection, so every check reuses the one the failing check used.
+    let settings = format!("sources:\n  one: {{ url: \"{PG_URL}\", max_connections: 1 }}\n");
+    let mut checks = String::from("defaults: { source: one }\nchecks:\n");
+    for i in 0..3 {
+        checks.push_str(&format!(
+            "  - name: missing{i}\n    freshness: {{ table: {s}.nope, column: ts, error_after: 1h }}\n\
+             \x20 - name: fine{i}\n    freshness: {{ table: {s}.events, column: tstz, error_after: 6h }}\n\
+             \x20 - name: count{i}\n    row_count: {{ table: {s}.events, error_below: 1 }}\n"
+        ));
+    }
+    let f = Fixture::new(&settings, &[("pg.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    drop_schema(&mut pg, &s).await;
+    for i in 0..3 {
+        assert_eq!(got[&format!("missing{i}")].verdict, Verdict::Error);
+        assert!(got[&format!("missing{i}")].reason.as_deref().unwrap().contains("does not exist"));
+        assert_eq!(got[&format!("fine{i}")].verdict, Verdict::Pass, "{:?}", got[&format!("fine{i}")]);
+        assert_eq!(got[&format!("count{i}")].verdict, Verdict::Pass);
+    }
+}

@@ -20,11 +20,11 @@ pub enum PoolError {
     Options { source_name: String, reason: String },
 }
 
-/// Acquires a connection, runs `$setup` then `$sql` in one transaction that is always rolled
+/// Acquires a connection, runs `$sql` in one transaction opened with `$begin` and always rolled
 /// back, and decodes the first row with `$raw`. A connection abandoned by the timeout is closed,
 /// not returned to the pool mid-protocol. Each use type-checks against its own driver.
 macro_rules! first_row_in_tx {
-    ($self:ident, $pool:expr, $setup:expr, $raw:ident, $sql:expr, $cols:expr, $limit:expr) => {{
+    ($self:ident, $pool:expr, $begin:expr, $raw:ident, $sql:expr, $cols:expr, $limit:expr) => {{
         let mut conn = match $pool.acquire().await {
             Ok(c) => c,
             Err(e) => {
@@ -34,10 +34,7 @@ macro_rules! first_row_in_tx {
             }
         };
         let run = async {
-            let mut tx = conn.begin().await?;
-            for stmt in $setup {
-                tx.execute(stmt.as_str()).await?;
-            }
+            let mut tx = conn.begin_with($begin).await?;
             let row = tx.fetch_optional($sql).await?;
             tx.rollback().await?;
             Ok::<_, sqlx::Error>(row.map(|r| (0..$cols).map(|i| $raw(&r, i)).collect::<Vec<Raw>>()))
@@ -130,14 +127,25 @@ impl SourcePool {
         })
     }
 
-    /// Runs `sql` in its own read-only transaction and returns the first row's first `cols` values.
-    /// Waits for a slot first (per-source cap), so queueing never counts against the timeouts.
-    pub async fn first_row(&self, sql: &str, cols: usize) -> Result<Vec<Raw>, String> {
-        let _permit = self
-            .permits
+    /// A slot in the source's cap on checks at once. Callers take it before timing a check,
+    /// so queueing for a slot never counts against its duration or timeouts.
+    pub async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, String> {
+        self.permits
             .acquire()
             .await
-            .map_err(|_| "source is shutting down".to_string())?;
+            .map_err(|_| "source is shutting down".to_string())
+    }
+
+    /// Runs `sql` in its own read-only transaction and returns the first row's first `cols` values.
+    /// `query.generated`: the text is entirely syncwatch's (quoted identifiers, no user SQL), so on
+    /// PostgreSQL the transaction travels in one round trip; user SQL goes through the extended
+    /// protocol, which refuses a second statement.
+    pub async fn first_row(
+        &self,
+        query: &super::query::Sql,
+        cols: usize,
+    ) -> Result<Vec<Raw>, String> {
+        let (sql, generated) = (query.text.as_str(), query.generated);
         let limit = self.spec.statement_timeout + Duration::from_millis(500);
         let stmt = self.spec.statement_timeout;
         let late = || {
@@ -146,19 +154,40 @@ impl SourcePool {
                 crate::duration::canonical(stmt)
             )
         };
-        // PostgreSQL connections already default to read-only; say it again per transaction, and
-        // bound this transaction's statements. MySQL sessions and SQLite files are read-only.
-        let setup: Vec<String> = match self.spec.engine {
-            Engine::Postgres => vec![
-                "SET TRANSACTION READ ONLY".into(),
-                format!("SET LOCAL statement_timeout = {}", stmt.as_millis()),
-            ],
-            Engine::MySql | Engine::Sqlite => Vec::new(),
+        // Each check opens its own read-only transaction in one round trip. PostgreSQL and MySQL
+        // sessions also default to read-only, and PostgreSQL's statement_timeout is set per session.
+        let begin = match self.spec.engine {
+            Engine::Postgres => "BEGIN READ ONLY",
+            Engine::MySql => "START TRANSACTION READ ONLY",
+            Engine::Sqlite => "BEGIN",
         };
         let result = match &self.pool {
-            Pool::Pg(p) => first_row_in_tx!(self, p, &setup, pg_raw, sql, cols, limit),
-            Pool::My(p) => first_row_in_tx!(self, p, &setup, my_raw, sql, cols, limit),
-            Pool::Lite(p) => first_row_in_tx!(self, p, &setup, lite_raw, sql, cols, limit),
+            Pool::Pg(p) if generated => {
+                let mut conn = match p.acquire().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
+                    }
+                };
+                let one_trip = format!("BEGIN READ ONLY; {sql}; ROLLBACK");
+                let out =
+                    tokio::time::timeout(limit, conn.fetch_optional(sqlx::raw_sql(&one_trip)))
+                        .await;
+                match &out {
+                    Err(_) => conn.close_on_drop(),
+                    // The failed statement left the transaction open (aborted): end it.
+                    Ok(Err(_)) => {
+                        if conn.execute("ROLLBACK").await.is_err() {
+                            conn.close_on_drop();
+                        }
+                    }
+                    Ok(Ok(_)) => {}
+                }
+                out.map(|r| r.map(|row| row.map(|r| (0..cols).map(|i| pg_raw(&r, i)).collect())))
+            }
+            Pool::Pg(p) => first_row_in_tx!(self, p, begin, pg_raw, sql, cols, limit),
+            Pool::My(p) => first_row_in_tx!(self, p, begin, my_raw, sql, cols, limit),
+            Pool::Lite(p) => first_row_in_tx!(self, p, begin, lite_raw, sql, cols, limit),
         };
         match result {
             Err(_) => Err(late()),

@@ -35,8 +35,23 @@ fn filtered(mut sql: String, filter: Option<&str>) -> String {
     sql
 }
 
+/// SQL to send, and whether syncwatch wrote all of it (no user `filter` or `query` inside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sql {
+    pub text: String,
+    pub generated: bool,
+}
+
 /// Two columns: the newest timestamp and the database clock.
-pub fn freshness(engine: Engine, from: &TimestampSource) -> String {
+pub fn freshness(engine: Engine, from: &TimestampSource) -> Sql {
+    let generated = matches!(from, TimestampSource::Column { filter: None, .. });
+    Sql {
+        text: freshness_text(engine, from),
+        generated,
+    }
+}
+
+fn freshness_text(engine: Engine, from: &TimestampSource) -> String {
     match from {
         TimestampSource::Column {
             table: t,
@@ -55,15 +70,22 @@ pub fn freshness(engine: Engine, from: &TimestampSource) -> String {
     }
 }
 
-pub fn row_count(engine: Engine, t: &TableRef, filter: Option<&str>) -> String {
-    filtered(format!("SELECT COUNT(*) FROM {}", table(engine, t)), filter)
+pub fn row_count(engine: Engine, t: &TableRef, filter: Option<&str>) -> Sql {
+    Sql {
+        text: filtered(format!("SELECT COUNT(*) FROM {}", table(engine, t)), filter),
+        generated: filter.is_none(),
+    }
 }
 
 /// One number. PostgreSQL casts so that NUMERIC results (sum, avg) decode as a float.
-pub fn scalar(engine: Engine, q: &str) -> String {
-    match engine {
+pub fn scalar(engine: Engine, q: &str) -> Sql {
+    let text = match engine {
         Engine::Postgres => format!("SELECT CAST(({q}) AS DOUBLE PRECISION)"),
         Engine::MySql | Engine::Sqlite => format!("SELECT ({q})"),
+    };
+    Sql {
+        text,
+        generated: false,
     }
 }
 
@@ -98,16 +120,28 @@ mod tests {
             column: "updated_at".into(),
             filter: Some("committee_id = 42".into()),
         };
+        let sql = freshness(Engine::Postgres, &from);
         assert_eq!(
-            freshness(Engine::Postgres, &from),
+            sql.text,
             "SELECT MAX(\"updated_at\") AS newest, now() AS db_now FROM \"van\".\"contacts\" WHERE (committee_id = 42)"
         );
+        assert!(!sql.generated, "a filter is user SQL");
+        let sql = freshness(
+            Engine::MySql,
+            &TimestampSource::Query("SELECT max(x) FROM t".into()),
+        );
         assert_eq!(
-            freshness(
-                Engine::MySql,
-                &TimestampSource::Query("SELECT max(x) FROM t".into())
-            ),
+            sql.text,
             "SELECT (SELECT max(x) FROM t) AS newest, UTC_TIMESTAMP(6) AS db_now"
         );
+        assert!(!sql.generated);
+        let plain = TimestampSource::Column {
+            table: t("t"),
+            column: "c".into(),
+            filter: None,
+        };
+        assert!(freshness(Engine::Postgres, &plain).generated);
+        assert!(row_count(Engine::Postgres, &t("t"), None).generated);
+        assert!(!scalar(Engine::Postgres, "select 1").generated);
     }
 }

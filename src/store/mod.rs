@@ -3,10 +3,12 @@
 
 mod migrate;
 mod outbox;
+mod record;
 pub mod respond;
 mod silences;
 
 pub use outbox::OutboxItem;
+pub use record::Recording;
 pub use respond::Respond;
 
 use crate::config::StoreSpec;
@@ -72,6 +74,7 @@ pub struct LastRun {
 }
 
 /// One finished run, as recorded.
+#[derive(Clone, Copy)]
 pub struct RunRecord<'a> {
     pub check: &'a str,
     pub started_at: DateTime<Utc>,
@@ -110,6 +113,9 @@ impl Store {
                 .map_err(|e| unavailable(e.to_string()))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // WAL with NORMAL survives any process crash; only a power loss may drop the
+                // last commits. FULL would fsync every run.
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
@@ -163,76 +169,6 @@ impl Store {
                 .collect::<Result<HashMap<_, _>, sqlx::Error>>()?
         });
         Ok(rows)
-    }
-
-    /// Records a run, advances the check's state and, for a check with `on_failure`, decides
-    /// the response and writes its messages to the outbox, all in one transaction.
-    /// The streaks are computed by the database in one UPSERT, so concurrent writers never lose a count.
-    pub async fn record(
-        &self,
-        run: &RunRecord<'_>,
-        respond: Option<&Respond<'_>>,
-    ) -> Result<Recorded, StoreError> {
-        const INSERT_RUN: &str = "INSERT INTO runs (check_name, started_at, duration_ms, verdict, value, age_seconds, newest_at, reason) \
-                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        const UPSERT_STATE: &str = "INSERT INTO check_state (check_name, last_verdict, verdict_since, consecutive_failures, \
-                consecutive_passes, last_run_at, last_success_at) VALUES ($1, $2, $3, $4, $5, $3, $6) \
-            ON CONFLICT (check_name) DO UPDATE SET \
-                verdict_since = CASE WHEN check_state.last_verdict = excluded.last_verdict \
-                                     THEN check_state.verdict_since ELSE excluded.verdict_since END, \
-                last_verdict = excluded.last_verdict, \
-                consecutive_failures = CASE WHEN excluded.consecutive_failures > 0 \
-                                            THEN check_state.consecutive_failures + 1 ELSE 0 END, \
-                consecutive_passes = CASE WHEN excluded.consecutive_passes > 0 \
-                                          THEN check_state.consecutive_passes + 1 ELSE 0 END, \
-                last_run_at = excluded.last_run_at, \
-                last_success_at = COALESCE(excluded.last_success_at, check_state.last_success_at) \
-            RETURNING last_verdict, verdict_since, consecutive_failures, consecutive_passes, last_run_at, last_success_at";
-        let o = run.outcome;
-        let (value, age, newest) = match &o.observed {
-            Observed::Nothing => (None, None, None),
-            Observed::Age {
-                age_seconds,
-                newest,
-            } => (None, Some(*age_seconds), *newest),
-            Observed::Number { value } => (Some(*value), None, None),
-            Observed::Status { code } => (Some(f64::from(*code)), None, None),
-        };
-        let at = run.started_at;
-        let failing = matches!(o.verdict, Verdict::Fail | Verdict::Error);
-        let passing = o.verdict == Verdict::Pass;
-        let state = with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query(INSERT_RUN)
-                .bind(run.check)
-                .bind(at)
-                .bind(run.duration.as_millis() as i64)
-                .bind(o.verdict.label())
-                .bind(value)
-                .bind(age)
-                .bind(newest)
-                .bind(o.reason.as_deref())
-                .execute(&mut *tx)
-                .await?;
-            let r = sqlx::query(UPSERT_STATE)
-                .bind(run.check)
-                .bind(o.verdict.label())
-                .bind(at)
-                .bind(i64::from(failing))
-                .bind(i64::from(passing))
-                .bind(passing.then_some(at))
-                .fetch_one(&mut *tx)
-                .await?;
-            let state = state_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
-            let decision = match respond.filter(|r| r.check.on_failure.is_some()) {
-                Some(r) => Some(respond::respond_in_tx!(tx, self.locks_rows(), r, o, at)),
-                None => None,
-            };
-            tx.commit().await?;
-            Recorded { state, decision }
-        });
-        failpoint("after_state_change");
-        Ok(state)
     }
 
     /// Number of runs recorded for a check (for `syncwatch` tests and status views).
@@ -289,7 +225,7 @@ impl Store {
     }
 }
 
-fn state_from(
+pub(super) fn state_from(
     verdict: String,
     since: DateTime<Utc>,
     failures: i64,

@@ -9,6 +9,7 @@ use crate::policy::{Action, Decision, PolicyState};
 use chrono::{DateTime, Utc};
 
 /// What the respond step needs besides the run.
+#[derive(Clone, Copy)]
 pub struct Respond<'a> {
     pub check: &'a Check,
     pub settings: &'a Settings,

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# syncwatch benchmarks: one-pass throughput against a psql floor, the daemon at scale, cold start.
+#
+#   scripts/bench.sh                      # N = 100, 1000, 10000; daemon 10,000 checks for 5 minutes
+#   scripts/bench.sh --sizes "100" --daemon-minutes 0     # the CI smoke run
+#
+# Needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test), psql and GNU time.
+# Fixtures live in schema swbench_<N> and are reused when already there (deterministic).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZES="100 1000 10000"
+DAEMON_MINUTES=5
+DAEMON_CHECKS=10000
+CONCURRENCY=4
+PG=postgres://postgres@127.0.0.1:5432/test
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) SIZES=$2; shift 2 ;;
+    --daemon-minutes) DAEMON_MINUTES=$2; shift 2 ;;
+    --daemon-checks) DAEMON_CHECKS=$2; shift 2 ;;
+    --concurrency) CONCURRENCY=$2; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+
+WORK=${BENCH_DIR:-/tmp/syncwatch-bench}
+mkdir -p "$WORK"
+psql_() { psql "$PG" -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+echo "bench: building release binary" >&2
+cargo build --release --quiet
+BIN=$PWD/target/release/syncwatch
+
+# Table i: 200 rows, indexed updated_at. Newest row's age: i%10 == 0 fail (6h30m + i%60 min),
+# i%10 == 1 warn (1h + (i%5)*1h + 5 min, so 1h05m..5h05m), else pass (i%50 min).
+fixture() {
+  local n=$1 schema=swbench_$1
+  local have
+  have=$(psql_ -c "SELECT count(*) FROM information_schema.tables WHERE table_schema = '$schema'")
+  if [ "$have" = "$n" ]; then return; fi
+  echo "bench: creating $n tables in $schema (once)" >&2
+  psql_ -c "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema;"
+  psql_ <<SQL
+DO \$\$
+DECLARE i int; age interval;
+BEGIN
+  FOR i IN 1..$n LOOP
+    age := CASE WHEN i % 10 = 0 THEN interval '6 hours 30 minutes' + (i % 60) * interval '1 minute'
+                WHEN i % 10 = 1 THEN interval '1 hour 5 minutes' + (i % 5) * interval '1 hour'
+                ELSE (i % 50) * interval '1 minute' END;
+    EXECUTE format('CREATE TABLE $schema.t%s (id int, updated_at timestamptz)', i);
+    EXECUTE format('INSERT INTO $schema.t%s SELECT g, now() - %L::interval - g * interval ''1 second'' FROM generate_series(0, 199) g', i, age);
+    EXECUTE format('CREATE INDEX ON $schema.t%s (updated_at)', i);
+  END LOOP;
+END \$\$;
+SQL
+  psql_ -c "ANALYZE" >/dev/null
+}
+
+expected() { # n -> "pass warn fail"
+  local n=$1
+  awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++) { if (i % 10 == 0) f++; else if (i % 10 == 1) w++; else p++ } print p+0, w+0, f+0 }'
+}
+
+# Settings and check files for n tables in `files` files; schedule for the daemon.
+config() {
+  local n=$1 dir=$2 files=$3 schedule=$4
+  rm -rf "$dir"; mkdir -p "$dir/checks"
+  cat > "$dir/syncwatch.yaml" <<YAML
+store: { url: "sqlite:state.db" }
+listen: 127.0.0.1:0
+sources:
+  pg: { url: "$PG", max_connections: $CONCURRENCY, statement_timeout: 30s }
+YAML
+  awk -v n="$n" -v files="$files" -v dir="$dir" -v schema="swbench_$n" -v sched="$schedule" 'BEGIN {
+    per = int((n + files - 1) / files)
+    for (i = 1; i <= n; i++) {
+      f = sprintf("%s/checks/c%03d.yaml", dir, int((i - 1) / per))
+      if (!(f in started)) { started[f] = 1; printf "defaults: { source: pg, schedule: \"%s\" }\nchecks:\n", sched > f }
+      printf "  - name: t%d\n    freshness: { table: %s.t%d, column: updated_at, warn_after: 1h, error_after: 6h }\n", i, schema, i > f
+    }
+  }'
+}
+
+now_ms() { date +%s%3N; }
+results=()
+
+for n in $SIZES; do
+  fixture "$n"
+  dir=$WORK/pass-$n
+  config "$n" "$dir" 100 "*/15 * * * *"
+  read -r want_pass want_warn want_fail < <(expected "$n")
+  # Warm the database's caches so both sides read the same pages.
+  for i in $(seq 1 "$n"); do echo "SELECT max(updated_at) FROM swbench_$n.t$i;"; done > "$dir/queries.sql"
+  psql_ -f "$dir/queries.sql" >/dev/null
+
+  start=$(now_ms)
+  /usr/bin/time -f "%M" -o "$dir/rss" "$BIN" run --all --format json --config "$dir/syncwatch.yaml" > "$dir/out.json"
+  wall=$(( $(now_ms) - start ))
+  rss_kb=$(tail -1 "$dir/rss")
+  read -r got_pass got_warn got_fail got_error < <(python3 -c "import json,sys; s=json.load(open('$dir/out.json'))['summary']; print(s['pass'], s['warn'], s['fail'], s['error'])")
+  if [ "$got_pass $got_warn $got_fail $got_error" != "$want_pass $want_warn $want_fail 0" ]; then
+    echo "bench: N=$n verdicts $got_pass/$got_warn/$got_fail/$got_error differ from the fixture's $want_pass/$want_warn/$want_fail/0" >&2
+    exit 1
+  fi
+
+  start=$(now_ms); psql_ -f "$dir/queries.sql" >/dev/null; floor1=$(( $(now_ms) - start ))
+  split -n "l/$CONCURRENCY" "$dir/queries.sql" "$dir/part."
+  start=$(now_ms)
+  for p in "$dir"/part.*; do psql_ -f "$p" >/dev/null & done; wait
+  floorc=$(( $(now_ms) - start ))
+  rm -f "$dir"/part.*
+  results+=("| $n | $wall ms | $(( n * 1000 / (wall > 0 ? wall : 1) )) | $(( rss_kb / 1024 )) MiB | $got_pass / $got_warn / $got_fail | $floor1 ms | $floorc ms | $(python3 -c "print(f'{$wall/$floorc:.2f}')")× |")
+done
+
+echo
+echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(psql_ -c 'SHOW server_version') PostgreSQL on 127.0.0.1; concurrency $CONCURRENCY"
+echo
+echo "| checks | syncwatch run --all (exec to exit) | checks/s | peak RSS | pass / warn / fail | psql, 1 session | psql, $CONCURRENCY sessions | syncwatch ÷ $CONCURRENCY sessions |"
+echo "|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${results[@]}"
+
+if [ "$DAEMON_MINUTES" = 0 ]; then exit 0; fi
+
+# Cold start and the daemon: DAEMON_CHECKS checks in 100 files, every minute.
+n=$DAEMON_CHECKS
+fixture "$n"
+dir=$WORK/daemon-$n
+config "$n" "$dir" 100 "* * * * *"
+start=$(now_ms)
+"$BIN" run --all --config "$dir/syncwatch.yaml" >/dev/null
+first=$(python3 -c "
+import sqlite3, datetime
+t = sqlite3.connect('$dir/state.db').execute('SELECT min(started_at) FROM runs').fetchone()[0]
+print(int(datetime.datetime.fromisoformat(t).timestamp() * 1000))")
+cold=$(( first - start ))
+validate_ms=$( { /usr/bin/time -f "%e" "$BIN" validate --config "$dir/syncwatch.yaml" >/dev/null; } 2>&1 | tail -1)
+
+rm -f "$dir"/state.db*
+"$BIN" serve --config "$dir/syncwatch.yaml" --log-level warn 2> "$dir/serve.err" &
+pid=$!
+sleep 2
+addr=$(grep -o 'http://[0-9.:]*' "$dir/serve.err" | head -1)
+# Measure whole minutes after the start-up catch-up run.
+sleep $(( 62 - $(date +%S | sed 's/^0//') ))
+t0=$(date +%s)
+cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+sleep $(( DAEMON_MINUTES * 60 ))
+cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+t1=$(date +%s)
+hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
+scrape=$(curl -s -o "$dir/metrics.txt" -w '%{time_total}' "$addr/metrics")
+size=$(wc -c < "$dir/metrics.txt")
+kill -TERM "$pid"; wait "$pid" || true
+ticks=$(getconf CLK_TCK)
+read -r runs p50 p99 pmax < <(python3 - "$dir/state.db" "$t0" "$t1" <<'PY'
+import sqlite3, sys, datetime
+db, t0, t1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+late = []
+for (s,) in sqlite3.connect(db).execute("SELECT started_at FROM runs"):
+    t = datetime.datetime.fromisoformat(s).timestamp()
+    if t0 <= t < t1:
+        late.append(t - int(t // 60) * 60)   # every check fires on the minute
+late.sort()
+q = lambda p: late[min(len(late) - 1, int(p * len(late)))] if late else float("nan")
+print(len(late), f"{q(0.5):.3f}", f"{q(0.99):.3f}", f"{late[-1] if late else float('nan'):.3f}")
+PY
+)
+echo
+echo "| daemon: $n checks every minute for $DAEMON_MINUTES min | value |"
+echo "|---|---|"
+echo "| runs measured (expected $(( n * (t1 - t0) / 60 ))) | $runs |"
+echo "| start lateness p50 / p99 / max | ${p50} s / ${p99} s / ${pmax} s |"
+echo "| CPU seconds per minute | $(python3 -c "print(f'{($cpu1 - $cpu0) / $ticks / (($t1 - $t0) / 60):.2f}')") |"
+echo "| peak RSS | $hwm MiB |"
+echo "| /metrics scrape | $(python3 -c "print(f'{$scrape * 1000:.0f}')") ms, $(( size / 1024 )) KiB |"
+echo "| cold start: exec to first check started ($n checks, 100 files) | $cold ms |"
+echo "| syncwatch validate ($n checks) | ${validate_ms} s |"
