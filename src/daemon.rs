@@ -27,6 +27,8 @@ pub struct Daemon {
     in_flight: tokio::sync::RwLock<()>,
     /// Wakes the dispatcher when a run wrote to the outbox.
     outbox_written: tokio::sync::Notify,
+    /// This replica's name in run claims.
+    owner: String,
 }
 
 #[derive(Debug, Clone)]
@@ -135,15 +137,92 @@ async fn dispatcher(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>
     }
 }
 
+impl Daemon {
+    /// A scheduled run, shared with other replicas: claimed once per fire time in the store,
+    /// run here only if this replica got the claim.
+    async fn run_claimed(self: &Arc<Self>, name: &str, due: DateTime<Utc>) {
+        let app = self.current();
+        let now = self.clock.now();
+        let lease_until =
+            now + chrono::Duration::from_std(app.plan.settings.run_lease).unwrap_or_default();
+        match app
+            .store
+            .claim_run(name, due, &self.owner, lease_until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(check = name, %due, "another replica runs this one");
+                return;
+            }
+            Err(e) => {
+                // Running twice beats not running: with the store down, recording fails anyway.
+                tracing::warn!(check = name, error = %e, "cannot claim the run; running it");
+            }
+        }
+        drop(app);
+        self.run_check(name).await;
+        if let Err(e) = self
+            .current()
+            .store
+            .finish_run(name, due, self.clock.now())
+            .await
+        {
+            tracing::warn!(check = name, error = %e, "cannot mark the run done; another replica may repeat it");
+        }
+    }
+}
+
+/// Takes over runs whose replica died before finishing them (its lease expired).
+async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut last_prune = d.clock.now();
+    loop {
+        let app = d.current();
+        let lease = app.plan.settings.run_lease;
+        let now = d.clock.now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        match app.store.take_over_runs(&d.owner, now, until, 100).await {
+            Ok(orphans) => {
+                for (name, due) in orphans {
+                    tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
+                    let d = Arc::clone(&d);
+                    tokio::spawn(async move {
+                        d.run_check(&name).await;
+                        let _ = d
+                            .current()
+                            .store
+                            .finish_run(&name, due, d.clock.now())
+                            .await;
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for orphaned runs"),
+        }
+        if now - last_prune > chrono::Duration::hours(1) {
+            last_prune = now;
+            let _ = app
+                .store
+                .prune_claims(now - chrono::Duration::days(1))
+                .await;
+        }
+        drop(app);
+        let pause = (lease / 4).clamp(Duration::from_millis(500), Duration::from_secs(15));
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
 /// Adapts the daemon to the scheduler's `Runner`.
 struct Runs(Arc<Daemon>);
 
 impl Runner for Runs {
-    fn run(&self, check: &str) -> impl Future<Output = ()> + Send + 'static {
+    fn run(&self, check: &str, due: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static {
         let d = Arc::clone(&self.0);
         let name = check.to_string();
         async move {
-            d.run_check(&name).await;
+            d.run_claimed(&name, due).await;
             // A restart was decided: re-check when it has settled.
             let pending = d
                 .latest
@@ -233,6 +312,11 @@ pub async fn serve(
         clock,
         in_flight: tokio::sync::RwLock::new(()),
         outbox_written: tokio::sync::Notify::new(),
+        owner: format!(
+            "{}/{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "syncwatch".into()),
+            std::process::id()
+        ),
     });
     d.metrics.set_plan(&app.plan, clock.now());
     let last_runs = restore(&d, &app).await;
@@ -244,7 +328,8 @@ pub async fn serve(
     }
     drop(app);
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
-    let dispatch = tokio::spawn(dispatcher(Arc::clone(&d), dispatch_stopped));
+    let dispatch = tokio::spawn(dispatcher(Arc::clone(&d), dispatch_stopped.clone()));
+    let sweep = tokio::spawn(sweeper(Arc::clone(&d), dispatch_stopped));
 
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, crate::web::router(Arc::clone(&d))).with_graceful_shutdown(
@@ -298,6 +383,7 @@ pub async fn serve(
     }
     let _ = stop_dispatch.send(true);
     let _ = dispatch.await;
+    let _ = sweep.await;
     let _ = stop_http.send(());
     let _ = server.await;
     d.current().close().await;

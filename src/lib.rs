@@ -19,6 +19,7 @@ pub mod probe;
 pub mod report;
 pub mod schedule;
 pub mod scheduler;
+pub mod shard;
 pub mod store;
 pub mod verdict;
 pub mod web;

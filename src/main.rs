@@ -70,6 +70,10 @@ enum Command {
         /// After the pass, PUT its metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091).
         #[arg(long, env = "SYNCWATCH_PUSHGATEWAY", value_name = "URL")]
         push_gateway: Option<url::Url>,
+        /// Run only shard I of N (a stable split by check name), for a CronJob with
+        /// `completionMode: Indexed`. `--shard N` takes I from JOB_COMPLETION_INDEX.
+        #[arg(long, env = "SYNCWATCH_SHARD", value_name = "I/N")]
+        shard: Option<String>,
         /// The Pushgateway job (grouping key) to push under.
         #[arg(long, default_value = "syncwatch", value_name = "NAME", value_parser = job_name)]
         push_job: String,
@@ -264,6 +268,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             fail_on,
             push_gateway,
             push_job,
+            shard,
         } => {
             let plan = match load(&settings_path(&cli.config)) {
                 Ok(p) => p,
@@ -280,8 +285,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 Selection::Due
             };
+            let shard = match shard.as_deref().map(parse_shard).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --shard: {e}");
+                    return Ok(EXIT_RUNTIME);
+                }
+            };
             let push = push_gateway.map(|url| (url, push_job));
-            run(plan, &sel, format, fail_on.map(FailOn::verdict), push).await
+            run(
+                plan,
+                &sel,
+                shard,
+                format,
+                fail_on.map(FailOn::verdict),
+                push,
+            )
+            .await
         }
         Command::Demo { format } => {
             let plan = match &cli.config {
@@ -302,7 +322,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     plan.checks.len()
                 );
             }
-            let code = run(plan, &Selection::All, format, None, None).await?;
+            let code = run(plan, &Selection::All, None, format, None, None).await?;
             if format == Format::Table {
                 println!("Next: `syncwatch validate`, `syncwatch plan`, `syncwatch run --all`, or edit checks/*.yaml.");
             }
@@ -324,15 +344,26 @@ fn known_names(plan: &Plan, names: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `I/N`, or `N` with I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+fn parse_shard(s: &str) -> Result<syncwatch::shard::Shard, String> {
+    if s.contains('/') {
+        return syncwatch::shard::Shard::parse(s);
+    }
+    let index = std::env::var("JOB_COMPLETION_INDEX")
+        .map_err(|_| format!("\"{s}\" needs JOB_COMPLETION_INDEX, or write I/N"))?;
+    syncwatch::shard::Shard::parse(&format!("{index}/{s}"))
+}
+
 async fn run(
     plan: Plan,
     sel: &Selection,
+    shard: Option<syncwatch::shard::Shard>,
     format: Format,
     fail_on: Option<Verdict>,
     push: Option<(url::Url, String)>,
 ) -> anyhow::Result<u8> {
     let app = App::build(plan).await.context("cannot start")?;
-    let result = pass::run(app.clone(), sel, Utc::now()).await;
+    let result = pass::run_shard(app.clone(), sel, shard, Utc::now()).await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {

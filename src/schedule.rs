@@ -65,6 +65,15 @@ impl Schedule {
             .map(|t| t.with_timezone(&Utc))
     }
 
+    /// The last fire time at or before `at`: the run a (re)starting replica owes.
+    pub fn last_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&self.tz);
+        self.cron
+            .find_previous_occurrence(&local, true)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     /// The next `n` fire times after `from`.
     pub fn upcoming(&self, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         let mut out = Vec::with_capacity(n);

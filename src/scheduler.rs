@@ -44,8 +44,9 @@ pub fn jitter_offset(check: &str, fire: DateTime<Utc>, jitter: Duration) -> Dura
 
 /// How the scheduler reports: a tick to run, a tick skipped, the lateness of a start.
 pub trait Runner: Send + Sync + 'static {
-    /// Runs the check; the returned future is spawned, and the scheduler waits for none of it.
-    fn run(&self, check: &str) -> impl Future<Output = ()> + Send + 'static;
+    /// Runs the check for fire time `due`; the returned future is spawned, and the scheduler
+    /// waits for none of it.
+    fn run(&self, check: &str, due: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static;
     fn skipped(&self, check: &str);
     fn late(&self, check: &str, by: Duration);
 }
@@ -157,7 +158,12 @@ async fn timer<R: Runner>(
     catch_up: bool,
 ) {
     if catch_up {
-        start(&runner, &name, &running);
+        // The run owed is the last fire time: the same on every replica that starts now.
+        let due = t
+            .schedule
+            .last_at_or_before(clock.now())
+            .unwrap_or_else(|| clock.now());
+        start(&runner, &name, &running, due);
     }
     let mut after = clock.now();
     loop {
@@ -168,13 +174,13 @@ async fn timer<R: Runner>(
         clock.sleep_until(due).await;
         let now = clock.now();
         runner.late(&name, (now - due).to_std().unwrap_or(Duration::ZERO));
-        start(&runner, &name, &running);
+        start(&runner, &name, &running, fire);
         // Never replay ticks missed while asleep (a suspended host): continue from now.
         after = fire.max(now);
     }
 }
 
-fn start<R: Runner>(runner: &Arc<R>, name: &str, running: &Arc<AtomicBool>) {
+fn start<R: Runner>(runner: &Arc<R>, name: &str, running: &Arc<AtomicBool>, due: DateTime<Utc>) {
     if running.swap(true, Ordering::SeqCst) {
         tracing::warn!(
             check = name,
@@ -183,7 +189,7 @@ fn start<R: Runner>(runner: &Arc<R>, name: &str, running: &Arc<AtomicBool>) {
         runner.skipped(name);
         return;
     }
-    let fut = runner.run(name);
+    let fut = runner.run(name, due);
     let reset = Reset(Arc::clone(running));
     tokio::spawn(async move {
         let _reset = reset;

@@ -40,7 +40,7 @@ impl Recorder {
 }
 
 impl Runner for Recorder {
-    fn run(&self, check: &str) -> impl Future<Output = ()> + Send + 'static {
+    fn run(&self, check: &str, _due: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static {
         self.runs
             .lock()
             .unwrap()

@@ -195,7 +195,9 @@ async fn checks_cannot_write_to_the_partner_database() {
 
 #[tokio::test]
 async fn a_failed_query_leaves_its_pooled_connection_usable() {
-    let Some(mut pg) = common::pg().await else { return };
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
     let s = schema(&mut pg).await;
     // One connection, so every check reuses the one the failing check used.
     let settings = format!("sources:\n  one: {{ url: \"{PG_URL}\", max_connections: 1 }}\n");
@@ -212,8 +214,17 @@ async fn a_failed_query_leaves_its_pooled_connection_usable() {
     drop_schema(&mut pg, &s).await;
     for i in 0..3 {
         assert_eq!(got[&format!("missing{i}")].verdict, Verdict::Error);
-        assert!(got[&format!("missing{i}")].reason.as_deref().unwrap().contains("does not exist"));
-        assert_eq!(got[&format!("fine{i}")].verdict, Verdict::Pass, "{:?}", got[&format!("fine{i}")]);
+        assert!(got[&format!("missing{i}")]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("does not exist"));
+        assert_eq!(
+            got[&format!("fine{i}")].verdict,
+            Verdict::Pass,
+            "{:?}",
+            got[&format!("fine{i}")]
+        );
         assert_eq!(got[&format!("count{i}")].verdict, Verdict::Pass);
     }
 }

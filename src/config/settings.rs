@@ -31,6 +31,9 @@ pub struct Settings {
     /// How long a dispatcher owns a message it is delivering; a crashed dispatcher's
     /// messages are taken over after this.
     pub outbox_lease: Duration,
+    /// How long a replica owns a scheduled run; a replica that dies mid-run has its run taken
+    /// over by another after this. Longer than any check can take.
+    pub run_lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +118,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let silences = super::notifiers::silences(&m);
     let kubernetes = super::notifiers::kubernetes(&m, env);
     let dashboard_url = m.str("dashboard_url");
+    let run_lease = m.duration("run_lease").unwrap_or(Duration::from_secs(120));
     let outbox_lease = m
         .duration("outbox_lease")
         .unwrap_or(Duration::from_secs(60));
@@ -130,6 +134,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         dashboard_url,
         drain_timeout,
         outbox_lease,
+        run_lease,
         checks_dir,
         store,
         sources,

@@ -127,13 +127,10 @@ impl SourcePool {
         })
     }
 
-    /// A slot in the source's cap on checks at once. Callers take it before timing a check,
-    /// so queueing for a slot never counts against its duration or timeouts.
-    pub async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, String> {
-        self.permits
-            .acquire()
-            .await
-            .map_err(|_| "source is shutting down".to_string())
+    /// The source's cap on checks at once. Callers take a slot before starting (and timing) a
+    /// check, so queueing never counts against its duration or timeouts.
+    pub fn slots(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.permits)
     }
 
     /// Runs `sql` in its own read-only transaction and returns the first row's first `cols` values.

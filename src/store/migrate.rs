@@ -17,6 +17,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_respond.sql"),
         include_str!("../../migrations/postgres/0002_respond.sql"),
     ),
+    (
+        3,
+        "run_claims",
+        include_str!("../../migrations/sqlite/0003_run_claims.sql"),
+        include_str!("../../migrations/postgres/0003_run_claims.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";

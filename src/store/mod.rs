@@ -1,6 +1,7 @@
 //! The state store: every run, and per-check state (streaks, last verdict, last success).
 //! SQLite (WAL, busy timeout) by default; PostgreSQL for shared deployments. Same SQL for both.
 
+mod claims;
 mod migrate;
 mod outbox;
 mod record;
