@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod demo;
 pub mod duration;
 pub mod judge;
+pub mod k8s;
 pub mod metrics;
 pub mod model;
 pub mod notify;

@@ -123,10 +123,29 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Print Kubernetes manifests derived from the checks: `k8s render` writes the Role and
+    /// RoleBinding per sync namespace that the restart targets need.
+    K8s {
+        #[command(subcommand)]
+        what: K8sCommand,
+    },
     /// Create a demo SQLite partner database and run the example checks (pass, warn, fail, error).
     Demo {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum K8sCommand {
+    /// RBAC for the restart targets: get and patch on exactly the Deployments named.
+    Render {
+        /// The service account syncwatch runs as.
+        #[arg(long, default_value = "syncwatch")]
+        service_account: String,
+        /// Its namespace.
+        #[arg(long, default_value = "syncwatch")]
+        namespace: String,
     },
 }
 
@@ -248,6 +267,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Err(code) => return Ok(code),
             };
             silence(plan, pattern, duration, reason, list, end, format).await
+        }
+        Command::K8s {
+            what:
+                K8sCommand::Render {
+                    service_account,
+                    namespace,
+                },
+        } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            print!(
+                "{}",
+                syncwatch::k8s::rbac(&plan, &service_account, &namespace)
+            );
+            Ok(0)
         }
         Command::Serve {
             listen,

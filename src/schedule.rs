@@ -5,14 +5,32 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
-/// A parsed cron expression bound to a time zone.
+/// A parsed cron expression bound to a time zone. The parsed expression is shared: 10,000
+/// checks on a handful of schedules parse each one once.
 #[derive(Clone)]
 pub struct Schedule {
     expr: String,
-    cron: Cron,
+    cron: Arc<Cron>,
     tz: Tz,
+}
+
+/// Parsed expressions by text, while loading a configuration.
+#[derive(Default)]
+pub struct CronCache(HashMap<String, Result<Arc<Cron>, String>>);
+
+impl CronCache {
+    pub fn get(&mut self, expr: &str) -> Result<Arc<Cron>, String> {
+        if let Some(hit) = self.0.get(expr) {
+            return hit.clone();
+        }
+        let parsed = parse_cron(expr).map(Arc::new);
+        self.0.insert(expr.to_string(), parsed.clone());
+        parsed
+    }
 }
 
 impl fmt::Debug for Schedule {
@@ -41,11 +59,15 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
 
 impl Schedule {
     pub fn new(expr: &str, tz: Tz) -> Result<Schedule, String> {
-        Ok(Schedule {
+        Ok(Schedule::from_parts(expr, Arc::new(parse_cron(expr)?), tz))
+    }
+
+    pub fn from_parts(expr: &str, cron: Arc<Cron>, tz: Tz) -> Schedule {
+        Schedule {
             expr: expr.to_string(),
-            cron: parse_cron(expr)?,
+            cron,
             tz,
-        })
+        }
     }
 
     pub fn expr(&self) -> &str {

@@ -136,7 +136,11 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
             name: name.clone()?,
             description,
             source: source?,
-            schedule: Schedule::new(&expr?, tz?).ok()?,
+            schedule: {
+                let expr = expr?;
+                let cron = item.ctx.crons.borrow_mut().get(&expr).ok()?;
+                Schedule::from_parts(&expr, cron, tz?)
+            },
             jitter: jitter?,
             on_failure,
             depends_on,

@@ -96,8 +96,9 @@ pub fn load_with(
     checks: Option<Vec<SourceFile>>,
 ) -> Result<Plan, ConfigErrors> {
     let diags = RefCell::new(Vec::new());
+    let crons = RefCell::new(crate::schedule::CronCache::default());
     let (settings, declared) = {
-        let ctx = match parse(&settings_file, &diags, env) {
+        let ctx = match parse(&settings_file, &diags, env, &crons) {
             Some(c) => c,
             None => return Err(ConfigErrors(diags.into_inner())),
         };
@@ -123,7 +124,7 @@ pub fn load_with(
     let mut all = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for file in &files {
-        let Some((ctx, value)) = parse(file, &diags, env) else {
+        let Some((ctx, value)) = parse(file, &diags, env, &crons) else {
             continue;
         };
         let root = Node::root(&ctx, &value);
@@ -223,6 +224,7 @@ fn parse<'a>(
     file: &SourceFile,
     diags: &'a RefCell<Vec<Diagnostic>>,
     env: Env<'a>,
+    crons: &'a RefCell<crate::schedule::CronCache>,
 ) -> Option<(Ctx<'a>, yaml_serde::Value)> {
     match yaml_serde::from_str::<yaml_serde::Value>(&file.text) {
         Ok(value) => Some((
@@ -231,6 +233,7 @@ fn parse<'a>(
                 pos: locate::Positions::index(&file.text),
                 diags,
                 env,
+                crons,
             },
             value,
         )),

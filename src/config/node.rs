@@ -18,6 +18,8 @@ pub struct Ctx<'a> {
     pub pos: Positions,
     pub diags: &'a RefCell<Vec<Diagnostic>>,
     pub env: Env<'a>,
+    /// Cron expressions parsed so far (shared by all files of one load).
+    pub crons: &'a RefCell<crate::schedule::CronCache>,
 }
 
 /// A value with its location; `field` is the path shown to users (relative to the check).

@@ -213,7 +213,8 @@ pub fn decode_defaults(node: &Node<'_>, routes: &BTreeSet<String>) -> Defaults {
 }
 
 pub fn check_cron(node: &Node<'_>, expr: &str) -> bool {
-    match crate::schedule::parse_cron(expr) {
+    let parsed = node.ctx.crons.borrow_mut().get(expr);
+    match parsed {
         Ok(_) => true,
         Err(e) => {
             node.error(
