@@ -5,7 +5,6 @@ mod common;
 
 use common::contracts::{PagerDuty, PD_KEY};
 use common::Fixture;
-use sqlx::{Connection, Executor};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,16 +17,11 @@ async fn setup() -> (Fixture, Arc<PagerDuty>) {
         ),
         &[("p.yaml", "checks:\n  - name: stale\n    source: p\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: pagerduty }\n")],
     );
-    let mut c = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        f.path().join("partner.db").display()
-    ))
-    .await
-    .unwrap();
-    c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
-        .await
-        .unwrap();
-    c.close().await.unwrap();
+    common::sqlite_partner(
+        &f.path().join("partner.db"),
+        "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));",
+    )
+    .await;
     (f, pd)
 }
 

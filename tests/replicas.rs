@@ -29,16 +29,7 @@ async fn three_replicas_run_every_due_run_once_and_survive_a_kill() {
         ),
         &[],
     );
-    let mut c = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        f.path().join("partner.db").display()
-    ))
-    .await
-    .unwrap();
-    c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now')); CREATE TABLE old (ts TEXT); INSERT INTO old VALUES (datetime('now', '-1 day'));")
-        .await
-        .unwrap();
-    c.close().await.unwrap();
+    common::sqlite_partner(&f.path().join("partner.db"), "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now')); CREATE TABLE old (ts TEXT); INSERT INTO old VALUES (datetime('now', '-1 day'));").await;
     let mut checks =
         String::from("defaults: { source: p, schedule: \"*/2 * * * * *\" }\nchecks:\n");
     for i in 0..CHECKS - 1 {

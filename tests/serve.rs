@@ -11,16 +11,12 @@ use std::process::Command;
 async fn fixture(extra_settings: &str) -> Fixture {
     let f = Fixture::new("", &[]);
     let db = f.path().join("partner.db");
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
-        .await
-        .unwrap();
-    c.execute(
+    common::sqlite_partner(
+        &db,
         "CREATE TABLE fresh (ts TEXT); INSERT INTO fresh VALUES (datetime('now', '-5 minutes'));
          CREATE TABLE stale (ts TEXT); INSERT INTO stale VALUES (datetime('now', '-2 days'));",
     )
-    .await
-    .unwrap();
-    c.close().await.unwrap();
+    .await;
     std::fs::write(
         f.settings_path(),
         format!("store: {{ url: \"sqlite:state.db\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\n{extra_settings}"),

@@ -5,7 +5,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{unique, Fixture};
-use sqlx::{Connection, Executor};
+use sqlx::Executor;
 use syncwatch::app::App;
 use syncwatch::pass::{self, Selection};
 use syncwatch::verdict::Verdict;
@@ -14,16 +14,12 @@ use syncwatch::verdict::Verdict;
 async fn fixture(store_url: &str) -> Fixture {
     let f = Fixture::new("", &[]);
     let db = f.path().join("partner.db");
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
-        .await
-        .unwrap();
-    c.execute(
+    common::sqlite_partner(
+        &db,
         "CREATE TABLE fresh (ts TEXT); INSERT INTO fresh VALUES (datetime('now', '-5 minutes'));
          CREATE TABLE stale (ts TEXT); INSERT INTO stale VALUES (datetime('now', '-2 days'));",
     )
-    .await
-    .unwrap();
-    c.close().await.unwrap();
+    .await;
     std::fs::write(
         f.settings_path(),
         format!(

@@ -2,28 +2,12 @@
 
 use super::kinds::{age_thresholds, on_empty};
 use super::node::{MapNode, Node};
-use crate::model::{AgeThresholds, HttpCheck, SecretUrl};
+use crate::model::{AgeThresholds, HttpCheck};
 use std::time::Duration;
 
 pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
     let m = node.map()?;
-    let url = m.req("url").and_then(|n| {
-        let raw = n.interpolated()?;
-        match url::Url::parse(&raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(SecretUrl(u)),
-            Ok(u) => {
-                n.error(
-                    format!("unsupported URL scheme \"{}\"", u.scheme()),
-                    Some("use http:// or https://".into()),
-                );
-                None
-            }
-            Err(e) => {
-                n.error(format!("not a valid URL: {e}"), None);
-                None
-            }
-        }
-    });
+    let url = m.req("url").and_then(|n| super::respond::http_url(&n));
     let method = match m.get("method") {
         None => Some(reqwest::Method::GET),
         Some(n) => n

@@ -128,6 +128,16 @@ pub async fn run_all(plan: Plan) -> (PassReport, HashMap<String, Outcome>) {
     (report, by_name)
 }
 
+/// Creates (or extends) a SQLite "partner" database at `path` with `sql`.
+pub async fn sqlite_partner(path: &Path, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    c.execute(sql).await.unwrap();
+    c.close().await.unwrap();
+}
+
 /// The compiled `syncwatch` binary.
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
