@@ -1,0 +1,282 @@
+//! Prometheus metrics: every family, its labels and HELP text, spelled once here (and in
+//! `checks` for the per-check families). Per-check series carry `check`, `source`, `kind`; a
+//! check's own labels go on `syncwatch_check_info` (one label set per family keeps them
+//! joinable and bounded). Process-wide families live in a prometheus registry.
+
+mod checks;
+
+use crate::config::Plan;
+use crate::model::Check;
+use crate::pass::{CheckResult, PassReport};
+use crate::verdict::Verdict;
+use chrono::{DateTime, Utc};
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts,
+    Registry, TextEncoder,
+};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+pub struct Metrics {
+    registry: Registry,
+    run_duration: HistogramVec,
+    pub lateness: Histogram,
+    configured: Gauge,
+    reloads: IntCounterVec,
+    reload_ok: Gauge,
+    reload_at: Gauge,
+    pass_success: Gauge,
+    pass_duration: Gauge,
+    restarts: IntCounterVec,
+    notifications: IntCounterVec,
+    outbox_pending: Gauge,
+    outbox_oldest: Gauge,
+    /// Per-check series by check name.
+    checks: Mutex<BTreeMap<String, checks::Series>>,
+}
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+    r.register(Box::new(c.clone()))
+        .expect("each family registered once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> Gauge {
+    register(
+        r,
+        Gauge::with_opts(Opts::new(name, help)).expect("valid metric"),
+    )
+}
+
+fn counters(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(
+        r,
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
+    )
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let run_duration = register(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "syncwatch_check_run_duration_seconds",
+                    "Time to run one check (probe and judge).",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ]),
+                &["source", "kind"],
+            )
+            .expect("valid metric"),
+        );
+        let lateness = register(
+            &r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "syncwatch_scheduler_lateness_seconds",
+                    "Delay between a check's scheduled start (fire time plus jitter) and its actual start.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0]),
+            )
+            .expect("valid metric"),
+        );
+        let build = register(
+            &r,
+            GaugeVec::new(
+                Opts::new("syncwatch_build_info", "Build information; always 1."),
+                &["version"],
+            )
+            .expect("valid metric"),
+        );
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
+        Metrics {
+            run_duration,
+            lateness,
+            configured: gauge(&r, "syncwatch_checks", "Checks in the loaded configuration."),
+            reloads: counters(&r, "syncwatch_config_reloads_total", "Configuration loads by result (success, failure).", &["result"]),
+            reload_ok: gauge(&r, "syncwatch_config_last_reload_successful", "1 if the last configuration load succeeded, else 0."),
+            reload_at: gauge(&r, "syncwatch_config_last_reload_success_timestamp_seconds", "When a configuration was last loaded successfully."),
+            pass_success: gauge(&r, "syncwatch_pass_last_success_timestamp_seconds", "When a pass last completed with every run recorded."),
+            pass_duration: gauge(&r, "syncwatch_pass_duration_seconds", "Duration of the last pass."),
+            restarts: counters(
+                &r,
+                "syncwatch_restarts_total",
+                "Restart actions carried out, by check, action and result (delivered, retried, failed).",
+                &["check", "action", "result"],
+            ),
+            notifications: counters(
+                &r,
+                "syncwatch_notifications_total",
+                "Outbound messages by notifier, event (page, reminder, resolve, notify, change) and outcome (delivered, retried, failed).",
+                &["notifier", "event", "outcome"],
+            ),
+            outbox_pending: gauge(&r, "syncwatch_outbox_pending", "Messages in the outbox not yet delivered nor given up."),
+            outbox_oldest: gauge(&r, "syncwatch_outbox_oldest_pending_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty)."),
+            checks: Mutex::new(BTreeMap::new()),
+            registry: r,
+        }
+    }
+
+    /// Publishes a newly loaded plan: thresholds and check info; removed checks lose their series.
+    pub fn set_plan(&self, plan: &Plan, loaded_at: DateTime<Utc>) {
+        let mut map = self.checks.lock().expect("metrics lock");
+        let mut old = std::mem::take(&mut *map);
+        for c in &plan.checks {
+            map.insert(
+                c.name.clone(),
+                checks::Series::configure(c, old.remove(&c.name)),
+            );
+        }
+        self.configured.set(plan.checks.len() as f64);
+        drop(map);
+        self.reload(true, loaded_at);
+    }
+
+    pub fn reload(&self, ok: bool, at: DateTime<Utc>) {
+        self.reloads
+            .with_label_values(&[if ok { "success" } else { "failure" }])
+            .inc();
+        self.reload_ok.set(if ok { 1.0 } else { 0.0 });
+        if ok {
+            self.reload_at.set(ts(at));
+        }
+    }
+
+    /// Records one run of a check.
+    pub fn observe(&self, c: &Check, r: &CheckResult) {
+        self.run_duration
+            .with_label_values(&[c.source.as_deref().unwrap_or(""), c.kind.label()])
+            .observe(r.duration.as_secs_f64());
+        self.record(c, r, true);
+    }
+
+    /// Shows a check's last known run (e.g. from the store after a restart) without counting it.
+    pub fn show(&self, c: &Check, r: &CheckResult) {
+        self.record(c, r, false);
+    }
+
+    fn record(&self, c: &Check, r: &CheckResult, count: bool) {
+        let mut map = self.checks.lock().expect("metrics lock");
+        let Some(s) = map.get_mut(&c.name) else {
+            return;
+        };
+        s.show(
+            r.outcome.verdict,
+            &r.outcome.observed,
+            ts(r.started_at),
+            r.duration.as_secs_f64(),
+            count,
+        );
+        if let Some(d) = &r.decision {
+            s.held(d.held.as_deref().unwrap_or(""));
+        }
+        match &r.state {
+            Some(state) => s.state(state.consecutive_failures, state.last_success_at.map(ts)),
+            None if r.outcome.verdict == Verdict::Pass => s.passed_at(ts(r.started_at)),
+            None => {}
+        }
+    }
+
+    /// Records a whole pass (CronJob mode).
+    pub fn observe_pass(&self, checks: &[Check], report: &PassReport) {
+        for r in &report.results {
+            self.observe(&checks[r.index], r);
+        }
+        self.pass_duration.set(report.duration.as_secs_f64());
+        if report.store_errors.is_empty() {
+            self.pass_success
+                .set(ts(report.started_at + report.duration));
+        }
+    }
+
+    /// Counts one delivery attempt's outcome (`delivered`, `retried`, `failed`).
+    pub fn delivery(&self, item: &crate::store::OutboxItem, outcome: &str) {
+        if item.notifier == crate::notify::message::RESTART {
+            let action = item.payload["target"]
+                .as_str()
+                .and_then(|t| t.split(':').next())
+                .unwrap_or("unknown");
+            self.restarts
+                .with_label_values(&[item.check.as_str(), action, outcome])
+                .inc();
+        } else {
+            self.notifications
+                .with_label_values(&[item.notifier.as_str(), &item.event, outcome])
+                .inc();
+        }
+    }
+
+    pub fn outbox(&self, pending: i64, oldest_age_seconds: Option<f64>) {
+        self.outbox_pending.set(pending as f64);
+        self.outbox_oldest.set(oldest_age_seconds.unwrap_or(0.0));
+    }
+
+    pub fn skipped(&self, check: &str) {
+        if let Some(s) = self.checks.lock().expect("metrics lock").get_mut(check) {
+            s.skip();
+        }
+    }
+
+    /// Text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        let mut out = String::from_utf8(buf).expect("text format is UTF-8");
+        let map = self.checks.lock().expect("metrics lock");
+        out.reserve(map.len() * 1200);
+        checks::render(&map, &mut out);
+        checks::render_skipped(&map, &mut out);
+        out
+    }
+}
+
+pub async fn push(
+    client: &reqwest::Client,
+    base: &url::Url,
+    job: &str,
+    body: String,
+) -> Result<(), String> {
+    let url = format!("{}/metrics/job/{job}", base.as_str().trim_end_matches('/'));
+    let shown = format!(
+        "{}://{}{}",
+        base.scheme(),
+        base.host_str().unwrap_or(""),
+        base.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let resp = client
+        .put(&url)
+        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+        .timeout(std::time::Duration::from_secs(10))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("pushing metrics to {shown}: {}", e.without_url()))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = resp.text().await.unwrap_or_default();
+    Err(format!(
+        "pushing metrics to {shown}: the Pushgateway answered {status}: {}",
+        text.trim()
+    ))
+}
+
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn ts(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
