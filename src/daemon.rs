@@ -29,6 +29,8 @@ pub struct Daemon {
     outbox_written: tokio::sync::Notify,
     /// This replica's name in run claims.
     owner: String,
+    /// Checks running here now: a claimed tick of a check still running is skipped.
+    running: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,11 @@ impl Daemon {
     /// One scheduled run: the same pass `syncwatch run` makes, over one check.
     pub async fn run_check(&self, name: &str) {
         let _running = self.in_flight.read().await;
+        self.run_check_unguarded(name).await;
+    }
+
+    /// The run itself; callers hold an in-flight guard (shutdown waits for them).
+    async fn run_check_unguarded(&self, name: &str) {
         let app = self.current();
         let Some(index) = app.index_of(name) else {
             return;
@@ -161,7 +168,23 @@ impl Daemon {
             }
         }
         drop(app);
-        self.run_check(name).await;
+        // Shutdown waits for the run and for marking it done, or another replica would repeat it.
+        let _running = self.in_flight.read().await;
+        if !self
+            .running
+            .lock()
+            .expect("running lock")
+            .insert(name.to_string())
+        {
+            tracing::warn!(
+                check = name,
+                "previous run still going: this tick is skipped"
+            );
+            self.metrics.skipped(name);
+        } else {
+            let _done = NotRunning(self, name);
+            self.run_check_unguarded(name).await;
+        }
         if let Err(e) = self
             .current()
             .store
@@ -170,6 +193,15 @@ impl Daemon {
         {
             tracing::warn!(check = name, error = %e, "cannot mark the run done; another replica may repeat it");
         }
+    }
+}
+
+/// Takes a check off the running set however its run ends.
+struct NotRunning<'a>(&'a Daemon, &'a str);
+
+impl Drop for NotRunning<'_> {
+    fn drop(&mut self) {
+        self.0.running.lock().expect("running lock").remove(self.1);
     }
 }
 
@@ -187,7 +219,8 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
                     tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
                     let d = Arc::clone(&d);
                     tokio::spawn(async move {
-                        d.run_check(&name).await;
+                        let _running = d.in_flight.read().await;
+                        d.run_check_unguarded(&name).await;
                         let _ = d
                             .current()
                             .store
@@ -243,6 +276,9 @@ impl Runner for Runs {
     }
     fn skipped(&self, check: &str) {
         self.0.metrics.skipped(check);
+    }
+    fn guards_overlap(&self) -> bool {
+        true
     }
     fn late(&self, _check: &str, by: Duration) {
         self.0.metrics.lateness.observe(by.as_secs_f64());
@@ -312,6 +348,7 @@ pub async fn serve(
         clock,
         in_flight: tokio::sync::RwLock::new(()),
         outbox_written: tokio::sync::Notify::new(),
+        running: Mutex::new(std::collections::HashSet::new()),
         owner: format!(
             "{}/{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "syncwatch".into()),

@@ -48,6 +48,13 @@ pub trait Runner: Send + Sync + 'static {
     /// waits for none of it.
     fn run(&self, check: &str, due: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static;
     fn skipped(&self, check: &str);
+    /// True when the runner keeps a check from overlapping itself (replicas do it after
+    /// winning the run's claim, so that a replica merely trying to claim never skips a tick
+    /// that another replica needed). Otherwise the scheduler skips a tick whose previous run
+    /// is still going.
+    fn guards_overlap(&self) -> bool {
+        false
+    }
     fn late(&self, check: &str, by: Duration);
 }
 
@@ -181,6 +188,10 @@ async fn timer<R: Runner>(
 }
 
 fn start<R: Runner>(runner: &Arc<R>, name: &str, running: &Arc<AtomicBool>, due: DateTime<Utc>) {
+    if runner.guards_overlap() {
+        tokio::spawn(runner.run(name, due));
+        return;
+    }
     if running.swap(true, Ordering::SeqCst) {
         tracing::warn!(
             check = name,
