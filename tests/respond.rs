@@ -7,7 +7,7 @@ mod common;
 use common::contracts::{Kube, PagerDuty, Slack, PD_KEY};
 use common::{unique, Fixture, PG_URL};
 use serde_json::Value;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Executor, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +97,10 @@ impl World {
             .await;
     }
 }
+
+/// A SQLite partner table whose newest row is three hours old.
+const STALE_T: &str =
+    "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));";
 
 const RESTART: &str = "      restart: { kubernetes: { namespace: syncs, deployment: van-sync }, settle: 1s, cooldown: 1h }\n      page: prog_lead\n";
 
@@ -344,20 +348,7 @@ async fn webhook_and_command_restarts_and_a_webhook_notifier() {
         ),
     )
     .unwrap();
-    let mut c = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        f.path().join("partner.db").display()
-    ))
-    .await
-    .unwrap();
-    sqlx::Connection::close(
-        c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
-            .await
-            .map(|_| c)
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    common::sqlite_partner(&f.path().join("partner.db"), STALE_T).await;
     let run = || async {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
             .args(["run", "--all", "--config"])
@@ -418,16 +409,7 @@ async fn a_restart_target_cools_down_for_every_check_and_dependents_stay_quiet()
              \x20 - name: downstream\n    depends_on: [first]\n    freshness: { table: t, column: ts, error_after: 1h }\n",
         )],
     );
-    let mut c = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        f.path().join("partner.db").display()
-    ))
-    .await
-    .unwrap();
-    c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
-        .await
-        .unwrap();
-    c.close().await.unwrap();
+    common::sqlite_partner(&f.path().join("partner.db"), STALE_T).await;
     let run = |only: &'static str| {
         let path = f.settings_path();
         async move {
@@ -480,16 +462,7 @@ async fn slack_bot_messages_are_checked_for_ok() {
         ),
         &[("p.yaml", "defaults: { source: p }\nchecks:\n  - name: a\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: bot }\n  - name: b\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: wrong }\n")],
     );
-    let mut c = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        f.path().join("partner.db").display()
-    ))
-    .await
-    .unwrap();
-    c.execute("CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));")
-        .await
-        .unwrap();
-    c.close().await.unwrap();
+    common::sqlite_partner(&f.path().join("partner.db"), STALE_T).await;
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
         .args(["run", "--all", "--format", "json", "--config"])
         .arg(f.settings_path())

@@ -4,7 +4,6 @@
 mod common;
 
 use common::{eventually, get, serve, tool, Child, Fixture};
-use sqlx::{Connection, Executor};
 use std::process::Command;
 
 /// A SQLite partner with one fresh and one stale table, and checks on them.
@@ -173,16 +172,11 @@ async fn a_bad_reload_keeps_the_last_good_configuration_and_a_good_one_applies()
     assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
 
     std::fs::write(f.path().join("checks/p.yaml"), checks(&["stale", "fresh2"])).unwrap();
-    let mut c = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        f.path().join("partner.db").display()
-    ))
-    .await
-    .unwrap();
-    c.execute("CREATE TABLE fresh2 (ts TEXT); INSERT INTO fresh2 VALUES (datetime('now'));")
-        .await
-        .unwrap();
-    c.close().await.unwrap();
+    common::sqlite_partner(
+        &f.path().join("partner.db"),
+        "CREATE TABLE fresh2 (ts TEXT); INSERT INTO fresh2 VALUES (datetime('now'));",
+    )
+    .await;
     signal(&serve, "-HUP");
     let v = eventually(10, || async {
         let v = api_checks(&base).await;
