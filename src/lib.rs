@@ -14,6 +14,7 @@ pub mod k8s;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod oncall;
 pub mod pass;
 pub mod policy;
 pub mod probe;

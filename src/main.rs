@@ -123,6 +123,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Who is Prog Lead now (or at --at), who is secondary, and the next handoffs.
+    Oncall {
+        /// An instant: RFC 3339, or "YYYY-MM-DD HH:MM" in the rotation's time zone. Default: now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// How many upcoming handoffs to list.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        weeks: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print Kubernetes manifests derived from the checks: `k8s render` writes the Role and
     /// RoleBinding per sync namespace that the restart targets need.
     K8s {
@@ -267,6 +278,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Err(code) => return Ok(code),
             };
             silence(plan, pattern, duration, reason, list, end, format).await
+        }
+        Command::Oncall { at, weeks, format } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            Ok(oncall(&plan, at.as_deref(), weeks, format))
         }
         Command::K8s {
             what:
@@ -570,6 +588,80 @@ async fn silence(
     };
     store.close().await;
     Ok(code)
+}
+
+fn oncall(plan: &Plan, at: Option<&str>, weeks: usize, format: Format) -> u8 {
+    let Some(r) = &plan.settings.oncall else {
+        eprintln!("error: no `oncall` rotation in the settings (see README, \"The Prog Lead\")");
+        return EXIT_CONFIG;
+    };
+    let when = match at {
+        None => Utc::now(),
+        Some(s) => match chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").ok()?;
+                chrono::TimeZone::from_local_datetime(&r.timezone, &local)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+            }) {
+            Some(t) => t,
+            None => {
+                eprintln!("error: --at \"{s}\": write RFC 3339 or \"YYYY-MM-DD HH:MM\"");
+                return EXIT_RUNTIME;
+            }
+        },
+    };
+    let now = r.at(when);
+    let next = r.handoffs(when, weeks);
+    let local = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&r.timezone)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    match format {
+        Format::Json => println!(
+            "{:#}",
+            serde_json::json!({
+                "at": when,
+                "on_call": now,
+                "handoffs": next.iter().map(|(t, m)| serde_json::json!({"at": t, "prog_lead": m})).collect::<Vec<_>>(),
+            })
+        ),
+        Format::Table => {
+            match &now {
+                None => println!(
+                    "The rotation has not started yet (first handoff after {}).",
+                    r.start
+                ),
+                Some(o) => {
+                    let covering = o
+                        .covering_for
+                        .as_ref()
+                        .map(|c| format!(" (covering for {c})"))
+                        .unwrap_or_default();
+                    println!("Prog Lead: {}{covering}", o.prog_lead.name);
+                    let names: Vec<&str> = o.secondary.iter().map(|m| m.name.as_str()).collect();
+                    println!(
+                        "Secondary: {}",
+                        if names.is_empty() {
+                            "-".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    );
+                }
+            }
+            println!("\nNext handoffs:");
+            let rows: Vec<Vec<String>> = next
+                .iter()
+                .map(|(t, m)| vec![local(*t), m.name.clone()])
+                .collect();
+            print!("{}", report::table(&["WHEN", "PROG LEAD"], &rows));
+        }
+    }
+    0
 }
 
 /// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

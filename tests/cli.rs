@@ -216,3 +216,48 @@ fn help_lists_commands_and_exit_codes() {
         assert!(help.contains(word), "{help}");
     }
 }
+
+#[test]
+fn oncall_shows_the_prog_lead_overrides_and_handoffs_across_dst() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("syncwatch.yaml"),
+        "sources:\n  p: { url: \"sqlite:p.db\" }\n\
+         oncall:\n  timezone: America/New_York\n  handoff: { weekday: monday, time: \"10:00\" }\n  start: 2026-01-01\n\
+         \x20 members: [{ name: ana, slack: U0ANA }, { name: ben }, { name: cho }]\n\
+         \x20 overrides: [{ member: cho, from: \"2026-01-06 00:00\", until: \"2026-01-07 00:00\" }]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("checks/a.yaml"),
+        "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
+    )
+    .unwrap();
+    let oncall = |at: &str| {
+        let out = bin()
+            .args(["oncall", "--weeks", "2", "--format", "json", "--at", at])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = oncall("2026-01-06 12:00");
+    assert_eq!(v["on_call"]["prog_lead"]["name"], "cho");
+    assert_eq!(v["on_call"]["covering_for"], "ana");
+    let v = oncall("2026-03-01T00:00:00Z");
+    // 10:00 EST is 15:00Z; after the spring-forward of 8 March, 10:00 EDT is 14:00Z.
+    assert_eq!(v["handoffs"][0]["at"], "2026-03-02T15:00:00Z");
+    assert_eq!(v["handoffs"][1]["at"], "2026-03-09T14:00:00Z");
+    let out = bin()
+        .args(["oncall", "--at", "2026-01-06 12:00"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with("Prog Lead: cho (covering for ana)\nSecondary: ana, ben\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -10,6 +10,7 @@ mod kinds;
 mod locate;
 mod node;
 mod notifiers;
+mod oncall;
 mod respond;
 mod settings;
 

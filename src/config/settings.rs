@@ -31,6 +31,8 @@ pub struct Settings {
     /// How long a dispatcher owns a message it is delivering; a crashed dispatcher's
     /// messages are taken over after this.
     pub outbox_lease: Duration,
+    /// The on-call rotation (the Prog Lead and the secondary on-call), if configured.
+    pub oncall: Option<crate::oncall::Rotation>,
     /// How long a replica owns a scheduled run; a replica that dies mid-run has its run taken
     /// over by another after this. Longer than any check can take.
     pub run_lease: Duration,
@@ -118,6 +120,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let silences = super::notifiers::silences(&m);
     let kubernetes = super::notifiers::kubernetes(&m, env);
     let dashboard_url = m.str("dashboard_url");
+    let oncall = super::oncall::decode(&m);
     let run_lease = m.duration("run_lease").unwrap_or(Duration::from_secs(120));
     let outbox_lease = m
         .duration("outbox_lease")
@@ -135,6 +138,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         drain_timeout,
         outbox_lease,
         run_lease,
+        oncall,
         checks_dir,
         store,
         sources,

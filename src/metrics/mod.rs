@@ -33,6 +33,8 @@ pub struct Metrics {
     outbox_oldest: Gauge,
     /// Per-check series by check name.
     checks: Mutex<BTreeMap<String, checks::Series>>,
+    /// The on-call rotation, for `syncwatch_oncall_info` (who holds each role at scrape time).
+    oncall: Mutex<Option<crate::oncall::Rotation>>,
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
@@ -124,6 +126,7 @@ impl Metrics {
             outbox_pending: gauge(&r, "syncwatch_outbox_pending", "Messages in the outbox not yet delivered nor given up."),
             outbox_oldest: gauge(&r, "syncwatch_outbox_oldest_pending_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty)."),
             checks: Mutex::new(BTreeMap::new()),
+            oncall: Mutex::new(None),
             registry: r,
         }
     }
@@ -140,6 +143,7 @@ impl Metrics {
         }
         self.configured.set(plan.checks.len() as f64);
         drop(map);
+        *self.oncall.lock().expect("metrics lock") = plan.settings.oncall.clone();
         self.reload(true, loaded_at);
     }
 
@@ -239,6 +243,24 @@ impl Metrics {
         out.reserve(map.len() * 1200);
         checks::render(&map, &mut out);
         checks::render_skipped(&map, &mut out);
+        if let Some(on) = self
+            .oncall
+            .lock()
+            .expect("metrics lock")
+            .as_ref()
+            .and_then(|r| r.at(Utc::now()))
+        {
+            out.push_str("# HELP syncwatch_oncall_info Who is on call now: role prog_lead or secondary; always 1.\n");
+            out.push_str("# TYPE syncwatch_oncall_info gauge\n");
+            let roles = std::iter::once(("prog_lead", &on.prog_lead))
+                .chain(on.secondary.iter().map(|m| ("secondary", m)));
+            for (role, m) in roles {
+                out.push_str(&format!(
+                    "syncwatch_oncall_info{{member=\"{}\",role=\"{role}\"}} 1\n",
+                    m.name.replace('\\', "\\\\").replace('"', "\\\"")
+                ));
+            }
+        }
         out
     }
 }

@@ -1,0 +1,141 @@
+//! Decodes the `oncall` rotation in the settings.
+
+use super::node::{MapNode, Node};
+use crate::oncall::{Member, Override, Rotation};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+
+pub fn decode(m: &MapNode<'_>) -> Option<Rotation> {
+    let om = m.get("oncall")?.map()?;
+    let timezone = om
+        .get("timezone")
+        .map(|n| super::settings::timezone(&n))
+        .unwrap_or(Some(chrono_tz::Tz::UTC));
+    let handoff = om.req("handoff").and_then(|n| {
+        let hm = n.map()?;
+        let day = hm.req("weekday").and_then(|d| {
+            let s = d.string()?;
+            s.parse::<Weekday>()
+                .map_err(|_| {
+                    d.error(
+                        format!("\"{s}\" is not a weekday"),
+                        Some("e.g. monday".into()),
+                    )
+                })
+                .ok()
+        });
+        let time = hm.req("time").and_then(|t| {
+            let s = t.string()?;
+            NaiveTime::parse_from_str(&s, "%H:%M")
+                .map_err(|_| {
+                    t.error(
+                        format!("\"{s}\" is not a time"),
+                        Some("write HH:MM, e.g. \"10:00\"".into()),
+                    )
+                })
+                .ok()
+        });
+        hm.finish();
+        Some((day?, time?))
+    });
+    let start = om.req("start").and_then(|n| {
+        let s = n.string()?;
+        NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map_err(|_| {
+                n.error(
+                    format!("\"{s}\" is not a date"),
+                    Some("write YYYY-MM-DD".into()),
+                )
+            })
+            .ok()
+    });
+    let members = om
+        .req("members")
+        .and_then(|n| n.seq())
+        .map(|items| items.iter().filter_map(member).collect::<Vec<_>>());
+    let secondary: Vec<String> = om
+        .get("secondary")
+        .and_then(|n| n.seq())
+        .map(|i| i.iter().filter_map(|n| n.string()).collect())
+        .unwrap_or_default();
+    let tz = timezone;
+    let overrides = om.get("overrides").and_then(|n| n.seq()).map(|items| {
+        items
+            .iter()
+            .filter_map(|n| override_(n, tz))
+            .collect::<Vec<_>>()
+    });
+    om.finish();
+    let members = members?;
+    if members.is_empty() {
+        m.get("oncall")?.error("the rotation has no members", None);
+        return None;
+    }
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    let unknown = secondary
+        .iter()
+        .chain(overrides.iter().flatten().map(|o| &o.member))
+        .find(|n| !names.contains(&n.as_str()));
+    if let Some(n) = unknown {
+        m.get("oncall")?.error(
+            format!("\"{n}\" is not a member of the rotation"),
+            Some(format!("members: {}", names.join(", "))),
+        );
+        return None;
+    }
+    let (handoff_day, handoff_time) = handoff?;
+    Some(Rotation {
+        members,
+        timezone: tz?,
+        handoff_day,
+        handoff_time,
+        start: start?,
+        overrides: overrides.unwrap_or_default(),
+        secondary,
+    })
+}
+
+fn member(n: &Node<'_>) -> Option<Member> {
+    let mm = n.map()?;
+    let name = mm.req("name").and_then(|n| n.string());
+    let slack = mm.str("slack");
+    let email = mm.str("email");
+    mm.finish();
+    Some(Member {
+        name: name?,
+        slack,
+        email,
+    })
+}
+
+/// `from`/`until` are local times in the rotation's zone (`YYYY-MM-DD HH:MM`) or RFC 3339.
+fn override_(n: &Node<'_>, tz: Option<chrono_tz::Tz>) -> Option<Override> {
+    let om = n.map()?;
+    let time = |k: &'static str| {
+        let node = om.req(k)?;
+        let s = node.string()?;
+        let parsed = chrono::DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                let local = chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").ok()?;
+                tz?.from_local_datetime(&local)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+            });
+        if parsed.is_none() {
+            node.error(
+                format!("\"{s}\" is not a time"),
+                Some("write \"YYYY-MM-DD HH:MM\" (rotation time zone) or RFC 3339".into()),
+            );
+        }
+        parsed
+    };
+    let member = om.req("member").and_then(|n| n.string());
+    let (from, until) = (time("from"), time("until"));
+    om.finish();
+    Some(Override {
+        member: member?,
+        from: from?,
+        until: until?,
+    })
+}
