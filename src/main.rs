@@ -597,15 +597,7 @@ fn oncall(plan: &Plan, at: Option<&str>, weeks: usize, format: Format) -> u8 {
     };
     let when = match at {
         None => Utc::now(),
-        Some(s) => match chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-            .or_else(|| {
-                let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").ok()?;
-                chrono::TimeZone::from_local_datetime(&r.timezone, &local)
-                    .earliest()
-                    .map(|t| t.with_timezone(&Utc))
-            }) {
+        Some(s) => match syncwatch::oncall::parse_time(s, r.timezone) {
             Some(t) => t,
             None => {
                 eprintln!("error: --at \"{s}\": write RFC 3339 or \"YYYY-MM-DD HH:MM\"");

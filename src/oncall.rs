@@ -5,6 +5,17 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 use chrono_tz::Tz;
 use serde::Serialize;
 
+/// An instant written as RFC 3339, or as `YYYY-MM-DD HH:MM` wall time in `tz`.
+pub fn parse_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").ok()?;
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {
     pub name: String,

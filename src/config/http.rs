@@ -8,27 +8,13 @@ use std::time::Duration;
 pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
     let m = node.map()?;
     let url = m.req("url").and_then(|n| super::respond::http_url(&n));
-    let method = match m.get("method") {
-        None => Some(reqwest::Method::GET),
-        Some(n) => n
-            .string()
-            .and_then(|s| match s.to_ascii_uppercase().as_str() {
-                "GET" | "HEAD" | "POST" => {
-                    reqwest::Method::from_bytes(s.to_ascii_uppercase().as_bytes()).ok()
-                }
-                _ => {
-                    n.error(
-                        format!("method \"{s}\" is not allowed for a health check"),
-                        Some("use GET, HEAD or POST".into()),
-                    );
-                    None
-                }
-            }),
-    };
-    let headers = m
-        .get("headers")
-        .map(|n| super::respond::headers(&n))
-        .unwrap_or(Some(Vec::new()));
+    let method = super::respond::method(
+        &m,
+        reqwest::Method::GET,
+        &["GET", "HEAD", "POST"],
+        " for a health check",
+    );
+    let headers = super::respond::optional_headers(&m);
     let expect_status = expect_status(&m);
     let timeout = m
         .get("timeout")

@@ -1,7 +1,7 @@
 //! Decodes where pages go (`notifiers`, `routes`), `silences`, and how to reach Kubernetes.
 
 use super::node::{MapNode, Node};
-use super::respond::{headers, http_url};
+use super::respond::{http_url, optional_headers};
 use crate::model::{KubeSpec, Notifier, NotifierKind, Silence, SlackTarget};
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,10 +85,7 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
         }
         Some(("webhook", _)) => {
             let url = m.req("url").and_then(|n| http_url(&n));
-            let headers = m
-                .get("headers")
-                .map(|n| headers(&n))
-                .unwrap_or(Some(Vec::new()));
+            let headers = optional_headers(&m);
             Some(NotifierKind::Webhook {
                 url: url?,
                 headers: headers?,

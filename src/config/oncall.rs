@@ -2,7 +2,7 @@
 
 use super::node::{MapNode, Node};
 use crate::oncall::{Member, Override, Rotation};
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{NaiveDate, NaiveTime, Utc, Weekday};
 
 pub fn decode(m: &MapNode<'_>) -> Option<Rotation> {
     let om = m.get("oncall")?.map()?;
@@ -113,15 +113,13 @@ fn override_(n: &Node<'_>, tz: Option<chrono_tz::Tz>) -> Option<Override> {
     let time = |k: &'static str| {
         let node = om.req(k)?;
         let s = node.string()?;
-        let parsed = chrono::DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-            .or_else(|| {
-                let local = chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").ok()?;
-                tz?.from_local_datetime(&local)
-                    .earliest()
-                    .map(|t| t.with_timezone(&Utc))
-            });
+        // With the zone in error (already reported), only RFC 3339 can be read.
+        let parsed = match tz {
+            Some(tz) => crate::oncall::parse_time(&s, tz),
+            None => chrono::DateTime::parse_from_rfc3339(&s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        };
         if parsed.is_none() {
             node.error(
                 format!("\"{s}\" is not a time"),

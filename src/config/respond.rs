@@ -175,26 +175,13 @@ fn kubernetes(node: &Node<'_>) -> Option<RestartAction> {
 fn webhook(node: &Node<'_>) -> Option<RestartAction> {
     let m = node.map()?;
     let url = m.req("url").and_then(|n| http_url(&n));
-    let method = match m.get("method") {
-        None => Some(reqwest::Method::POST),
-        Some(n) => n.string().and_then(|s| {
-            let up = s.to_ascii_uppercase();
-            match up.as_str() {
-                "POST" | "PUT" | "PATCH" | "GET" => reqwest::Method::from_bytes(up.as_bytes()).ok(),
-                _ => {
-                    n.error(
-                        format!("method \"{s}\" is not allowed"),
-                        Some("use POST, PUT, PATCH or GET".into()),
-                    );
-                    None
-                }
-            }
-        }),
-    };
-    let headers = m
-        .get("headers")
-        .map(|n| headers(&n))
-        .unwrap_or(Some(Vec::new()));
+    let method = method(
+        &m,
+        reqwest::Method::POST,
+        &["POST", "PUT", "PATCH", "GET"],
+        "",
+    );
+    let headers = optional_headers(&m);
     let body = m.get("body").and_then(|n| n.interpolated());
     m.finish();
     Some(RestartAction::Webhook {
@@ -237,6 +224,45 @@ pub fn http_url(n: &Node<'_>) -> Option<SecretUrl> {
             None
         }
     }
+}
+
+/// The `method` field: `default` when absent; one of `allowed` (any case) when present.
+/// `context` ends the refusal, e.g. " for a health check".
+pub fn method(
+    m: &MapNode<'_>,
+    default: reqwest::Method,
+    allowed: &[&str],
+    context: &str,
+) -> Option<reqwest::Method> {
+    let Some(n) = m.get("method") else {
+        return Some(default);
+    };
+    let s = n.string()?;
+    let up = s.to_ascii_uppercase();
+    if allowed.contains(&up.as_str()) {
+        return reqwest::Method::from_bytes(up.as_bytes()).ok();
+    }
+    n.error(
+        format!("method \"{s}\" is not allowed{context}"),
+        Some(format!("use {}", join_or(allowed))),
+    );
+    None
+}
+
+/// "A, B or C".
+fn join_or(items: &[&str]) -> String {
+    match items.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The optional `headers` field: none is an empty list; `None` if any header is invalid.
+pub fn optional_headers(m: &MapNode<'_>) -> Option<Vec<(String, SecretString)>> {
+    m.get("headers")
+        .map(|n| headers(&n))
+        .unwrap_or(Some(Vec::new()))
 }
 
 /// A map of header names to values (`${VAR}` allowed); `None` if any is invalid.
