@@ -148,6 +148,9 @@ impl Daemon {
     /// A scheduled run, shared with other replicas: claimed once per fire time in the store,
     /// run here only if this replica got the claim.
     async fn run_claimed(self: &Arc<Self>, name: &str, due: DateTime<Utc>) {
+        // Taken before claiming: shutdown then waits for the claim, the run and marking it done,
+        // and a replica that is stopping never claims a run it would not finish.
+        let _running = self.in_flight.read().await;
         let app = self.current();
         let now = self.clock.now();
         let lease_until =
@@ -168,14 +171,12 @@ impl Daemon {
             }
         }
         drop(app);
-        // Shutdown waits for the run and for marking it done, or another replica would repeat it.
-        let _running = self.in_flight.read().await;
-        if !self
+        let skipped = !self
             .running
             .lock()
             .expect("running lock")
-            .insert(name.to_string())
-        {
+            .insert(name.to_string());
+        if skipped {
             tracing::warn!(
                 check = name,
                 "previous run still going: this tick is skipped"
@@ -188,7 +189,7 @@ impl Daemon {
         if let Err(e) = self
             .current()
             .store
-            .finish_run(name, due, self.clock.now())
+            .finish_run(name, due, self.clock.now(), skipped)
             .await
         {
             tracing::warn!(check = name, error = %e, "cannot mark the run done; another replica may repeat it");
@@ -213,24 +214,29 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let lease = app.plan.settings.run_lease;
         let now = d.clock.now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-        match app.store.take_over_runs(&d.owner, now, until, 100).await {
+        // Orphans are rare (a replica died): run them here, one after another, under one
+        // in-flight guard taken before taking them over, so a shutdown never strands them.
+        // While shutting down (a writer holds or waits for the lock), take nothing over.
+        let guard = d.in_flight.try_read();
+        let taken = match &guard {
+            Ok(_) => app.store.take_over_runs(&d.owner, now, until, 100).await,
+            Err(_) => Ok(Vec::new()),
+        };
+        match taken {
             Ok(orphans) => {
                 for (name, due) in orphans {
                     tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
-                    let d = Arc::clone(&d);
-                    tokio::spawn(async move {
-                        let _running = d.in_flight.read().await;
-                        d.run_check_unguarded(&name).await;
-                        let _ = d
-                            .current()
-                            .store
-                            .finish_run(&name, due, d.clock.now())
-                            .await;
-                    });
+                    d.run_check_unguarded(&name).await;
+                    let _ = d
+                        .current()
+                        .store
+                        .finish_run(&name, due, d.clock.now(), false)
+                        .await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot look for orphaned runs"),
         }
+        drop(guard);
         if now - last_prune > chrono::Duration::hours(1) {
             last_prune = now;
             let _ = app
@@ -412,10 +418,9 @@ pub async fn serve(
 
     tracing::info!("shutting down: no new runs; waiting for runs in flight");
     scheduler.stop();
-    let drained = tokio::time::timeout(opts.grace, d.in_flight.write())
-        .await
-        .is_ok();
-    if !drained {
+    // Held to the end: runs that were waiting to start never start (and never claim).
+    let stopped = tokio::time::timeout(opts.grace, d.in_flight.write()).await;
+    if stopped.is_err() {
         tracing::warn!(grace = ?opts.grace, "runs still in flight after the grace period; exiting anyway");
     }
     let _ = stop_dispatch.send(true);
@@ -424,6 +429,7 @@ pub async fn serve(
     let _ = stop_http.send(());
     let _ = server.await;
     d.current().close().await;
+    drop(stopped);
     Ok(())
 }
 

@@ -21,16 +21,22 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Marks a claimed run done. `skipped`: the tick was skipped because the check was still
+    /// running on this replica; the owner then reads `<owner> (skipped)`, visible in the table.
     pub async fn finish_run(
         &self,
         check: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
+        skipped: bool,
     ) -> Result<(), StoreError> {
-        const SQL: &str =
+        const DONE: &str =
             "UPDATE run_claims SET done_at = $3 WHERE check_name = $1 AND due_at = $2";
+        const SKIPPED: &str =
+            "UPDATE run_claims SET done_at = $3, owner = owner || ' (skipped)' WHERE check_name = $1 AND due_at = $2";
+        let sql = if skipped { SKIPPED } else { DONE };
         with_pool!(self, p => {
-            sqlx::query(SQL).bind(check).bind(due).bind(now).execute(p).await?;
+            sqlx::query(sql).bind(check).bind(due).bind(now).execute(p).await?;
         });
         Ok(())
     }
