@@ -31,6 +31,8 @@ pub struct App {
     by_name: HashMap<String, usize>,
     pub store: Store,
     pub probes: Probes,
+    /// When each paced notifier (Statuspage: 1 request/s) may send next.
+    pub pace: tokio::sync::Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
 impl App {
@@ -61,6 +63,7 @@ impl App {
             by_name,
             store,
             probes: Probes { sources, http },
+            pace: tokio::sync::Mutex::new(HashMap::new()),
         }))
     }
 

@@ -42,6 +42,11 @@ pub struct Options {
 }
 
 impl Daemon {
+    /// Asks the dispatcher to deliver now (something was written to the outbox).
+    pub fn wake_dispatcher(&self) {
+        self.outbox_written.notify_one();
+    }
+
     pub fn current(&self) -> Arc<App> {
         Arc::clone(&self.app.read().expect("app lock"))
     }
@@ -70,6 +75,13 @@ impl Daemon {
         .await
         {
             Ok(report) => {
+                let wrote = report
+                    .results
+                    .iter()
+                    .any(|r| r.decision.as_ref().is_some_and(|d| !d.actions.is_empty()));
+                if wrote {
+                    self.outbox_written.notify_one();
+                }
                 for r in report.results {
                     let check = &app.plan.checks[r.index];
                     self.metrics.observe(check, &r);
@@ -237,6 +249,11 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %e, "cannot look for orphaned runs"),
         }
         drop(guard);
+        let escalated = crate::incidents::escalate_due(&app, now).await;
+        let announced = crate::incidents::announce_handoff(&app, now).await;
+        if escalated > 0 || announced {
+            d.outbox_written.notify_one();
+        }
         if now - last_prune > chrono::Duration::hours(1) {
             last_prune = now;
             let _ = app

@@ -134,6 +134,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Incidents (one per page): list, show with its timeline, acknowledge, resolve.
+    Incidents {
+        #[command(subcommand)]
+        what: IncidentsCommand,
+    },
+    /// A blameless retro draft for an incident: summary, impact window, time to acknowledge
+    /// and resolve, the timeline, what automation did, and prompts for the team.
+    Retro {
+        /// The incident id (`syncwatch incidents list`).
+        id: i64,
+        #[arg(long, value_enum, default_value_t = RetroFormat::Md)]
+        format: RetroFormat,
+    },
     /// Print Kubernetes manifests derived from the checks: `k8s render` writes the Role and
     /// RoleBinding per sync namespace that the restart targets need.
     K8s {
@@ -145,6 +158,48 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+#[derive(Subcommand)]
+enum IncidentsCommand {
+    /// Open incidents, newest first (--all: resolved ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One incident and its timeline.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Acknowledge: stops the escalation to the secondary on-call, and tells every channel.
+    Ack {
+        id: i64,
+        /// Who acknowledges. Default: $USER.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Resolve by hand, with a note; every channel told about the incident hears it.
+    Resolve {
+        id: i64,
+        /// What was done (kept in the timeline and the retro).
+        #[arg(long)]
+        note: String,
+        /// Who resolves. Default: $USER.
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RetroFormat {
+    Md,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -278,6 +333,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Err(code) => return Ok(code),
             };
             silence(plan, pattern, duration, reason, list, end, format).await
+        }
+        Command::Incidents { what } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            incidents(plan, what).await
+        }
+        Command::Retro { id, format } => {
+            let plan = match load(&settings_path(&cli.config)) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            retro(plan, id, format).await
         }
         Command::Oncall { at, weeks, format } => {
             let plan = match load(&settings_path(&cli.config)) {
@@ -428,6 +497,9 @@ async fn run(
     let metrics = Metrics::new();
     metrics.set_plan(&app.plan, report.started_at);
     metrics.observe_pass(&app.plan.checks, &report);
+    // Escalate what nobody acknowledged in time; announce a Prog Lead handoff.
+    syncwatch::incidents::escalate_due(&app, Utc::now()).await;
+    syncwatch::incidents::announce_handoff(&app, Utc::now()).await;
     // Deliver what this pass decided (and what earlier passes left), within a bound.
     let deadline = Utc::now()
         + chrono::Duration::from_std(app.plan.settings.drain_timeout).unwrap_or_default();
@@ -720,4 +792,126 @@ fn print_plan(plan: &Plan, format: Format, next: usize) {
         Format::Table => print!("{}", report::plan_table(&plan.checks, now, next)),
         Format::Json => println!("{:#}", report::plan_json(&plan.checks, now, next)),
     }
+}
+
+fn who(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "cli".into())
+}
+
+async fn incidents(plan: Plan, what: IncidentsCommand) -> anyhow::Result<u8> {
+    use syncwatch::store::incidents::Change;
+    let app = App::build(plan).await.context("cannot start")?;
+    let store = &app.store;
+    let code = match what {
+        IncidentsCommand::List { all, limit, format } => {
+            let list = store.incidents(!all, limit).await?;
+            match format {
+                Format::Table => print!("{}", syncwatch::retro::list_table(&list)),
+                Format::Json => println!("{:#}", serde_json::json!({ "incidents": list })),
+            }
+            0
+        }
+        IncidentsCommand::Show { id, format } => match store.incident(id).await? {
+            None => {
+                eprintln!("error: no incident #{id} (`syncwatch incidents list --all`)");
+                EXIT_RUNTIME
+            }
+            Some(inc) => {
+                let timeline = store.timeline(&inc).await?;
+                match format {
+                    Format::Table => print!("{}", syncwatch::retro::show_text(&inc, &timeline)),
+                    Format::Json => println!(
+                        "{:#}",
+                        serde_json::json!({ "incident": inc, "status": inc.status(), "timeline": timeline })
+                    ),
+                }
+                0
+            }
+        },
+        IncidentsCommand::Ack { id, by } => {
+            let by = who(by);
+            change_incident(&app, id, Change::Ack { by: &by }, "acknowledged").await?
+        }
+        IncidentsCommand::Resolve { id, note, by } => {
+            let by = who(by);
+            let change = Change::Resolve {
+                by: &by,
+                note: &note,
+            };
+            change_incident(&app, id, change, "resolved").await?
+        }
+    };
+    app.close().await;
+    Ok(code)
+}
+
+/// Applies a person's change and delivers what it says (within `drain_timeout`).
+async fn change_incident(
+    app: &App,
+    id: i64,
+    change: syncwatch::store::incidents::Change<'_>,
+    verb: &str,
+) -> anyhow::Result<u8> {
+    use syncwatch::store::incidents::{Change, Changed};
+    let by = match change {
+        Change::Ack { by } | Change::Resolve { by, .. } => by,
+        Change::Escalate => "syncwatch",
+    };
+    Ok(
+        match app
+            .store
+            .change_incident(id, change, &app.plan.settings, Utc::now())
+            .await?
+        {
+            Changed::NotFound => {
+                eprintln!("error: no incident #{id} (`syncwatch incidents list --all`)");
+                EXIT_RUNTIME
+            }
+            Changed::Already(inc) => {
+                println!(
+                    "incident #{id} is {} already; nothing changed",
+                    inc.status()
+                );
+                0
+            }
+            Changed::Done(inc) => {
+                println!("incident #{id} ({}) {verb} by {by}", inc.check);
+                let deadline = Utc::now()
+                    + chrono::Duration::from_std(app.plan.settings.drain_timeout)
+                        .unwrap_or_default();
+                let d = syncwatch::notify::dispatch::drain(app, None, deadline).await;
+                println!(
+                    "told: {} delivered, {} to retry, {} given up",
+                    d.delivered, d.retried, d.gave_up
+                );
+                0
+            }
+        },
+    )
+}
+
+async fn retro(plan: Plan, id: i64, format: RetroFormat) -> anyhow::Result<u8> {
+    let store = syncwatch::store::Store::open(&plan.settings.store)
+        .await
+        .context("cannot open the state store")?;
+    let Some(inc) = store.incident(id).await? else {
+        eprintln!("error: no incident #{id} (`syncwatch incidents list --all`)");
+        return Ok(EXIT_RUNTIME);
+    };
+    let timeline = store.timeline(&inc).await?;
+    let until = inc.resolved_at.unwrap_or_else(Utc::now) + chrono::Duration::hours(1);
+    let runs = store
+        .runs_between(&inc.check, inc.since, until, 10_000)
+        .await?;
+    match format {
+        RetroFormat::Md => print!(
+            "{}",
+            syncwatch::retro::retro_markdown(&inc, &timeline, &runs)
+        ),
+        RetroFormat::Json => println!("{:#}", syncwatch::retro::retro_json(&inc, &timeline, &runs)),
+    }
+    store.close().await;
+    Ok(0)
 }

@@ -362,6 +362,29 @@ pub enum NotifierKind {
         url: SecretUrl,
         headers: Vec<(String, SecretString)>,
     },
+    /// Atlassian Statuspage: component statuses and one incident per syncwatch incident.
+    Statuspage(Statuspage),
+}
+
+#[derive(Debug, Clone)]
+pub struct Statuspage {
+    pub api_key: SecretString,
+    pub page_id: String,
+    pub base_url: url::Url,
+    /// Check name or source name → component id.
+    pub components: std::collections::BTreeMap<String, String>,
+    /// The component status while a check fails: partial_outage or major_outage.
+    pub fail_status: String,
+}
+
+impl Statuspage {
+    /// The component a check maps to: its own, else its source's.
+    pub fn component(&self, check: &Check) -> Option<&str> {
+        self.components
+            .get(&check.name)
+            .or_else(|| check.source.as_ref().and_then(|s| self.components.get(s)))
+            .map(String::as_str)
+    }
 }
 
 impl NotifierKind {
@@ -370,6 +393,7 @@ impl NotifierKind {
             NotifierKind::PagerDuty { .. } => "pagerduty",
             NotifierKind::Slack { .. } => "slack",
             NotifierKind::Webhook { .. } => "webhook",
+            NotifierKind::Statuspage(_) => "statuspage",
         }
     }
 }
@@ -450,4 +474,48 @@ mod glob_tests {
             assert_eq!(super::glob(p, t), want, "{p} {t}");
         }
     }
+}
+
+/// What happens to a page after it is sent: acknowledgement, escalation, calling an incident.
+#[derive(Debug, Clone)]
+pub struct IncidentRules {
+    /// Escalate to the secondary on-call when nobody acknowledged within this.
+    pub ack_timeout: Duration,
+    /// The route that reaches the secondary on-call; without it, the page route's Slack
+    /// notifiers mention the team.
+    pub escalate: Option<String>,
+    pub call: Option<CallRules>,
+    /// A route told at each Prog Lead handoff (open incidents and silences).
+    pub handoff_notice: Option<String>,
+}
+
+impl Default for IncidentRules {
+    fn default() -> Self {
+        IncidentRules {
+            ack_timeout: Duration::from_secs(15 * 60),
+            escalate: None,
+            call: None,
+            handoff_notice: None,
+        }
+    }
+}
+
+/// When and where to call an incident: a dedicated Slack channel.
+#[derive(Debug, Clone)]
+pub struct CallRules {
+    /// A Slack bot notifier (the Web API can create channels).
+    pub slack: String,
+    /// Call when this many checks of one source have open incidents (and for `tier: critical`).
+    pub when_failing: u32,
+    /// Channel names start with this.
+    pub prefix: String,
+}
+
+/// Who may use the HTTP API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiAccess {
+    /// Bearer token for changes (ack, resolve); without it, changes are refused.
+    pub token: Option<SecretString>,
+    /// Whether reads (/api/..., the status page) need the token too.
+    pub protect_reads: bool,
 }

@@ -38,6 +38,9 @@ pub struct PolicyState {
     pub incident: Option<Incident>,
     /// Incidents opened so far; makes each incident's key unique and stable.
     pub seq: u64,
+    /// The previous run's verdict (set by the caller, for the timeline's verdict changes).
+    #[serde(default)]
+    pub last: Option<Verdict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,9 +288,10 @@ fn remind(s: &mut PolicyState, actions: &mut Vec<Action>, rules: &OnFailure, now
 }
 
 /// Back to `Ok`, keeping only the incident counter.
-fn reset(s: &PolicyState) -> PolicyState {
+pub fn reset(s: &PolicyState) -> PolicyState {
     PolicyState {
         seq: s.seq,
+        last: s.last,
         ..PolicyState::default()
     }
 }

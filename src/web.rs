@@ -1,11 +1,15 @@
-//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, `/api/checks`.
+//! The daemon's HTTP surface: `/` (the status page), `/metrics`, `/healthz`, `/readyz`,
+//! `/api/checks` and `/api/incidents`. Changes (ack, resolve) need the API bearer token; reads
+//! need it too when `api.protect_reads` is set.
 
 use crate::daemon::Daemon;
 use crate::report;
+use axum::extract::Path;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -17,6 +21,11 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/api/checks", get(checks))
+        .route("/", get(page))
+        .route("/api/incidents", get(incidents))
+        .route("/api/incidents/{id}", get(incident))
+        .route("/api/incidents/{id}/ack", post(ack))
+        .route("/api/incidents/{id}/resolve", post(resolve))
         .with_state(d)
 }
 
@@ -43,7 +52,8 @@ async fn ready(State(d): State<Arc<Daemon>>) -> (StatusCode, String) {
     }
 }
 
-async fn checks(State(d): State<Arc<Daemon>>) -> Json<Value> {
+async fn checks(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Result<Json<Value>, Refused> {
+    read_allowed(&d, &headers)?;
     let app = d.current();
     let latest = d.latest();
     let now = d.clock.now();
@@ -73,5 +83,211 @@ async fn checks(State(d): State<Arc<Daemon>>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "checks": checks }))
+    Ok(Json(json!({ "checks": checks })))
+}
+
+/// A refused or failed API call, as JSON.
+pub struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> axum::response::Response {
+        let mut r = (self.0, Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"syncwatch\""),
+            );
+        }
+        r
+    }
+}
+
+fn store_error(e: crate::store::StoreError) -> Refused {
+    tracing::error!(error = %e, "API: state store error");
+    Refused(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+}
+
+/// Compares in constant time, so the answer's timing tells nothing about the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(d: &Daemon, headers: &HeaderMap) -> Result<(), Refused> {
+    use secrecy::ExposeSecret;
+    let app = d.current();
+    let Some(token) = &app.plan.settings.api.token else {
+        return Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "changes need a token: set api.token (e.g. ${SYNCWATCH_API_TOKEN}) in the settings"
+                .into(),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if same(g.as_bytes(), token.expose_secret().as_bytes()) => Ok(()),
+        Some(_) => Err(Refused(StatusCode::UNAUTHORIZED, "wrong token".into())),
+        None => Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "missing token: send Authorization: Bearer <api.token>".into(),
+        )),
+    }
+}
+
+fn read_allowed(d: &Daemon, headers: &HeaderMap) -> Result<(), Refused> {
+    if d.current().plan.settings.api.protect_reads {
+        authorized(d, headers)
+    } else {
+        Ok(())
+    }
+}
+
+async fn page(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, Refused> {
+    read_allowed(&d, &headers)?;
+    let app = d.current();
+    let now = d.clock.now();
+    let history = app
+        .store
+        .recent_runs(20, now - chrono::Duration::days(2))
+        .await
+        .map_err(store_error)?;
+    let open = app.store.incidents(true, 100).await.map_err(store_error)?;
+    let html = crate::status_page::render(&app.plan.checks, &d.latest(), &history, &open, now);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        html,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+async fn incidents(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    q: axum::extract::Query<ListQuery>,
+) -> Result<Json<Value>, Refused> {
+    read_allowed(&d, &headers)?;
+    let list = d
+        .current()
+        .store
+        .incidents(!q.all, 200)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "incidents": list })))
+}
+
+async fn incident(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, Refused> {
+    read_allowed(&d, &headers)?;
+    let app = d.current();
+    let inc = app
+        .store
+        .incident(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| Refused(StatusCode::NOT_FOUND, format!("no incident #{id}")))?;
+    let timeline = app.store.timeline(&inc).await.map_err(store_error)?;
+    Ok(Json(
+        json!({ "incident": inc, "status": inc.status(), "timeline": timeline }),
+    ))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ChangeBody {
+    by: Option<String>,
+    note: Option<String>,
+}
+
+fn body(raw: &str) -> Result<ChangeBody, Refused> {
+    if raw.trim().is_empty() {
+        return Ok(ChangeBody::default());
+    }
+    serde_json::from_str(raw).map_err(|e| {
+        Refused(
+            StatusCode::BAD_REQUEST,
+            format!("body: {e} (send JSON like {{\"by\": \"alice\", \"note\": \"...\"}})"),
+        )
+    })
+}
+
+async fn ack(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    raw: String,
+) -> Result<Json<Value>, Refused> {
+    authorized(&d, &headers)?;
+    let b = body(&raw)?;
+    let by = b.by.unwrap_or_else(|| "api".into());
+    change(&d, id, crate::store::incidents::Change::Ack { by: &by }).await
+}
+
+async fn resolve(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    raw: String,
+) -> Result<Json<Value>, Refused> {
+    authorized(&d, &headers)?;
+    let b = body(&raw)?;
+    let by = b.by.unwrap_or_else(|| "api".into());
+    let Some(note) = b.note.filter(|n| !n.trim().is_empty()) else {
+        return Err(Refused(
+            StatusCode::BAD_REQUEST,
+            "a resolve needs a note: {\"note\": \"what was done\"}".into(),
+        ));
+    };
+    change(
+        &d,
+        id,
+        crate::store::incidents::Change::Resolve {
+            by: &by,
+            note: &note,
+        },
+    )
+    .await
+}
+
+async fn change(
+    d: &Daemon,
+    id: i64,
+    change: crate::store::incidents::Change<'_>,
+) -> Result<Json<Value>, Refused> {
+    use crate::store::incidents::Changed;
+    let app = d.current();
+    let now = d.clock.now();
+    match app
+        .store
+        .change_incident(id, change, &app.plan.settings, now)
+        .await
+        .map_err(store_error)?
+    {
+        Changed::NotFound => Err(Refused(StatusCode::NOT_FOUND, format!("no incident #{id}"))),
+        Changed::Already(inc) => Ok(Json(
+            json!({ "changed": false, "status": inc.status(), "incident": inc }),
+        )),
+        Changed::Done(inc) => {
+            d.wake_dispatcher();
+            tracing::info!(incident = id, check = %inc.check, change = ?change, "incident changed over the API");
+            Ok(Json(
+                json!({ "changed": true, "status": inc.status(), "incident": inc }),
+            ))
+        }
+    }
 }

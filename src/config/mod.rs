@@ -5,6 +5,7 @@
 mod checks;
 pub mod diag;
 mod http;
+pub mod incidents;
 mod interp;
 mod kinds;
 mod locate;

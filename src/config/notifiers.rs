@@ -91,10 +91,11 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
                 headers: headers?,
             })
         }
+        Some(("statuspage", _)) => statuspage(&m).map(NotifierKind::Statuspage),
         Some((other, n)) => {
             n.error(
                 format!("unknown notifier type \"{other}\""),
-                Some("use pagerduty, slack or webhook".into()),
+                Some("use pagerduty, slack, statuspage or webhook".into()),
             );
             None
         }
@@ -103,12 +104,51 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
     if out.is_some()
         || matches!(
             kind.as_ref().map(|(s, _)| s.as_str()),
-            Some("pagerduty" | "slack" | "webhook")
+            Some("pagerduty" | "slack" | "webhook" | "statuspage")
         )
     {
         m.finish();
     }
     out
+}
+
+pub const STATUSPAGE: &str = "https://api.statuspage.io/v1";
+
+fn statuspage(m: &MapNode<'_>) -> Option<crate::model::Statuspage> {
+    let api_key = m
+        .req("api_key")
+        .and_then(|n| n.interpolated().map(SecretString::from));
+    let page_id = m.req("page_id").and_then(|n| n.string());
+    let base = base_url(m, STATUSPAGE);
+    let components = m.req("components").and_then(|n| {
+        let cm = n.map()?;
+        let out: BTreeMap<String, String> = cm
+            .entries()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.string()?)))
+            .collect();
+        Some(out)
+    });
+    let fail_status = match m.get("fail_status") {
+        None => Some("major_outage".to_string()),
+        Some(n) => n.string().and_then(|s| match s.as_str() {
+            "partial_outage" | "major_outage" => Some(s),
+            _ => {
+                n.error(
+                    format!("\"{s}\" is not a failing component status"),
+                    Some("use partial_outage or major_outage".into()),
+                );
+                None
+            }
+        }),
+    };
+    Some(crate::model::Statuspage {
+        api_key: api_key?,
+        page_id: page_id?,
+        base_url: base?,
+        components: components?,
+        fail_status: fail_status?,
+    })
 }
 
 /// Route name → notifier names. A notifier's own name is also a route to it alone.

@@ -36,6 +36,8 @@ pub struct Settings {
     /// How long a replica owns a scheduled run; a replica that dies mid-run has its run taken
     /// over by another after this. Longer than any check can take.
     pub run_lease: Duration,
+    pub incidents: crate::model::IncidentRules,
+    pub api: crate::model::ApiAccess,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +123,8 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let kubernetes = super::notifiers::kubernetes(&m, env);
     let dashboard_url = m.str("dashboard_url");
     let oncall = super::oncall::decode(&m);
+    let incidents = super::incidents::decode(&m, &routes, &notifiers);
+    let api = super::incidents::api(&m);
     let run_lease = m.duration("run_lease").unwrap_or(Duration::from_secs(120));
     let outbox_lease = m
         .duration("outbox_lease")
@@ -139,6 +143,8 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         outbox_lease,
         run_lease,
         oncall,
+        incidents,
+        api,
         checks_dir,
         store,
         sources,

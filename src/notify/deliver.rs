@@ -18,7 +18,7 @@ pub enum Delivery {
     GiveUp(String),
 }
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn deliver(app: &App, item: &OutboxItem) -> Delivery {
     if item.notifier == super::message::RESTART {
@@ -51,6 +51,13 @@ pub async fn deliver(app: &App, item: &OutboxItem) -> Delivery {
             ..
         } => http.post(url.0.clone()).json(&body),
         NotifierKind::Slack {
+            target: SlackTarget::Bot { token, .. },
+            base_url,
+        } if item.payload.get("call").is_some() => {
+            return super::incident_io::slack_call(app, item, token, base_url).await;
+        }
+        NotifierKind::Statuspage(sp) => return super::incident_io::statuspage(app, item, sp).await,
+        NotifierKind::Slack {
             target: SlackTarget::Bot { token, channel },
             base_url,
         } => {
@@ -80,12 +87,12 @@ pub async fn deliver(app: &App, item: &OutboxItem) -> Delivery {
     send(req.timeout(TIMEOUT), slack_api).await
 }
 
-fn join(base: &url::Url, path: &str) -> String {
+pub(super) fn join(base: &url::Url, path: &str) -> String {
     format!("{}/{path}", base.as_str().trim_end_matches('/'))
 }
 
 /// Sends and classifies. `slack_api`: a 200 may still be `{"ok": false}`.
-async fn send(req: reqwest::RequestBuilder, slack_api: bool) -> Delivery {
+pub(super) async fn send(req: reqwest::RequestBuilder, slack_api: bool) -> Delivery {
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -96,12 +103,7 @@ async fn send(req: reqwest::RequestBuilder, slack_api: bool) -> Delivery {
         }
     };
     let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = retry_after(&resp);
     let text = resp.text().await.unwrap_or_default();
     let snippet: String = text.chars().take(300).collect();
     match status.as_u16() {
@@ -134,8 +136,17 @@ async fn send(req: reqwest::RequestBuilder, slack_api: bool) -> Delivery {
     }
 }
 
+/// The Retry-After header in seconds, if any.
+pub(super) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// Errors without the URL, which may carry a token.
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "no answer in time".into();
     }

@@ -98,7 +98,44 @@ async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut
     if let Err(e) = stored {
         tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result");
     }
+    if let Some((kind, detail)) = timeline_line(item, &result) {
+        if let Err(e) = app
+            .store
+            .add_event(now, &item.check, kind, Some(&item.notifier), &detail)
+            .await
+        {
+            tracing::warn!(check = %item.check, error = %e, "cannot add the delivery to the timeline");
+        }
+    }
     if let Some(m) = metrics {
         m.delivery(item, kind);
+    }
+}
+
+/// What a delivery adds to the check's timeline (retries are left out: only outcomes).
+fn timeline_line(item: &OutboxItem, result: &Delivery) -> Option<(&'static str, String)> {
+    let what = match item.event.as_str() {
+        "restart" => "restart",
+        "change" | "notify" | "handoff" => return None,
+        e => e,
+    };
+    match (result, what) {
+        (Delivery::Delivered, "restart") => Some((
+            "restart_done",
+            format!(
+                "restart of {} done",
+                item.payload["target"].as_str().unwrap_or("the sync")
+            ),
+        )),
+        (Delivery::Delivered, _) => Some((
+            "delivered",
+            format!("{what} delivered to {}", item.notifier),
+        )),
+        (Delivery::GiveUp(e), "restart") => Some(("restart_done", format!("restart failed: {e}"))),
+        (Delivery::GiveUp(e), _) => Some((
+            "delivered",
+            format!("{what} to {} given up: {e}", item.notifier),
+        )),
+        (Delivery::Retry { .. }, _) => None,
     }
 }

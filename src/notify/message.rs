@@ -30,6 +30,12 @@ pub struct Context<'a> {
     pub state: &'a PolicyState,
     pub settings: &'a Settings,
     pub now: DateTime<Utc>,
+    /// The Prog Lead at `now`, named (and @-mentioned in Slack) in pages.
+    pub prog_lead: Option<crate::oncall::Member>,
+    /// The called incident's channel name, linked from the page.
+    pub call: Option<String>,
+    /// For a resolve: every notifier told about the incident (escalations included).
+    pub told: Vec<String>,
 }
 
 fn hm(t: DateTime<Utc>) -> String {
@@ -174,7 +180,15 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
             return out;
         }
     };
-    route_members(ctx.settings, route)
+    let mut names = route_members(ctx.settings, route);
+    if let Action::Resolve { .. } = action {
+        for n in &ctx.told {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let mut out: Vec<Envelope> = names
         .into_iter()
         .filter_map(|name| {
             let kind = &ctx.settings.notifiers.get(&name)?.kind;
@@ -187,6 +201,7 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                 (NotifierKind::PagerDuty { .. }, _) => pd_trigger(&text, &key, action, ctx),
                 (NotifierKind::Slack { .. }, _) => slack(&text, event, ctx),
                 (NotifierKind::Webhook { .. }, _) => generic(&text, event, &key, ctx),
+                (NotifierKind::Statuspage(sp), _) => statuspage(sp, &text, action, ctx)?,
             };
             Some(Envelope {
                 notifier: name,
@@ -195,7 +210,57 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                 payload,
             })
         })
-        .collect()
+        .collect();
+    // The incident's own channel hears how it ended.
+    if let (Action::Resolve { .. }, Some(name), Some(rules)) =
+        (action, &ctx.call, &ctx.settings.incidents.call)
+    {
+        let mut payload = super::incident::slack_text(&text, "resolve");
+        payload["call"] = json!(name);
+        out.push(Envelope {
+            notifier: rules.slack.clone(),
+            event: "call",
+            dedup_key: key.clone(),
+            payload,
+        });
+    }
+    out
+}
+
+/// Statuspage: the check's component (if it maps to one) and, for pages, an incident.
+fn statuspage(
+    sp: &crate::model::Statuspage,
+    text: &str,
+    action: &Action,
+    ctx: &Context<'_>,
+) -> Option<Value> {
+    let component = sp.component(ctx.check)?;
+    let name = ctx
+        .check
+        .description
+        .clone()
+        .unwrap_or_else(|| ctx.check.name.clone());
+    let (status, incident) = match action {
+        Action::Page {
+            reminder: false, ..
+        } => (
+            sp.fail_status.as_str(),
+            Some(
+                json!({ "name": format!("Delayed data: {name}"), "status": "investigating",
+                "body": format!("We are investigating delayed data for {name}.") }),
+            ),
+        ),
+        Action::Page { .. } => return None,
+        Action::Resolve { .. } => (
+            "operational",
+            Some(json!({ "status": "resolved", "body": format!("{name} is up to date again.") })),
+        ),
+        Action::Notify(Notice::Warning) => ("degraded_performance", None),
+        Action::Notify(Notice::AutoRemediated { .. }) => ("operational", None),
+        Action::Restart => return None,
+    };
+    let _ = text;
+    Some(json!({ "component": component, "status": status, "incident": incident }))
 }
 
 fn route_members(settings: &Settings, route: Option<&String>) -> Vec<String> {
@@ -224,6 +289,8 @@ fn details(ctx: &Context<'_>) -> Value {
         "restarted_at": ctx.state.restarted_at,
         "restart_target": target(ctx),
         "labels": c.labels,
+        "prog_lead": ctx.prog_lead.as_ref().map(|m| &m.name),
+        "incident_channel": ctx.call,
     })
 }
 
@@ -288,6 +355,18 @@ fn slack(text: &str, event: &str, ctx: &Context<'_>) -> Value {
         .take(150)
         .collect();
     let mut body = format!("*{}*", text.replace('*', ""));
+    let paging = matches!(event, "page" | "reminder");
+    let lead = ctx
+        .prog_lead
+        .as_ref()
+        .filter(|_| paging)
+        .map(|m| format!("Prog Lead: {} ({})", super::incident::mention(m), m.name));
+    if let Some(l) = &lead {
+        body = format!("{l}\n{body}");
+    }
+    if let (Some(c), true) = (&ctx.call, paging) {
+        body.push_str(&format!("\nIncident channel: #{c}"));
+    }
     if let Some(d) = &ctx.check.description {
         body.push_str(&format!("\n{d}"));
     }
@@ -301,8 +380,12 @@ fn slack(text: &str, event: &str, ctx: &Context<'_>) -> Value {
     if let Some(d) = &ctx.settings.dashboard_url {
         context.push(format!("<{d}|dashboard>"));
     }
+    let fallback = match &lead {
+        Some(l) => format!("{l}: {text}"),
+        None => text.to_string(),
+    };
     json!({
-        "text": text,
+        "text": fallback,
         "blocks": [
             { "type": "header", "text": { "type": "plain_text", "text": header } },
             { "type": "section", "text": { "type": "mrkdwn", "text": body.chars().take(3000).collect::<String>() } },

@@ -23,6 +23,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_run_claims.sql"),
         include_str!("../../migrations/postgres/0003_run_claims.sql"),
     ),
+    (
+        4,
+        "incidents",
+        include_str!("../../migrations/sqlite/0004_incidents.sql"),
+        include_str!("../../migrations/postgres/0004_incidents.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";

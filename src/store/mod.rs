@@ -2,11 +2,13 @@
 //! SQLite (WAL, busy timeout) by default; PostgreSQL for shared deployments. Same SQL for both.
 
 mod claims;
+pub mod incidents;
 mod migrate;
 mod outbox;
 mod record;
 pub mod respond;
 mod silences;
+mod timeline;
 
 pub use outbox::OutboxItem;
 pub use record::Recording;

@@ -109,7 +109,8 @@ macro_rules! respond_in_tx {
             blocked_by,
             gate,
         };
-        let decision = $crate::policy::decide(&check.name, &prev, &input, rules, now);
+        let mut decision = $crate::policy::decide(&check.name, &prev, &input, rules, now);
+        decision.state.last = Some(outcome.verdict);
         let json = serde_json::to_string(&decision.state).expect("state serializes");
         sqlx::query($crate::store::respond::SAVE_STATE)
             .bind(&check.name)
@@ -118,12 +119,18 @@ macro_rules! respond_in_tx {
             .bind(now)
             .execute(&mut *$tx)
             .await?;
+        let (call, told) = $crate::store::timeline::track_in_tx!(
+            $tx, check, &prev, &decision, outcome, r.settings, now
+        );
         let ctx = $crate::notify::message::Context {
             check,
             outcome,
             state: &decision.state,
             settings: r.settings,
             now,
+            prog_lead: $crate::notify::incident::prog_lead(r.settings, now),
+            call,
+            told,
         };
         for action in &decision.actions {
             if let ($crate::policy::Action::Restart, Some(restart)) = (action, &rules.restart) {

@@ -254,6 +254,10 @@ impl PagerDuty {
 pub struct Slack {
     pub script: Arc<Script>,
     pub messages: Mutex<Vec<Value>>,
+    /// Channels made with conversations.create: name → id.
+    pub channels: Mutex<HashMap<String, String>>,
+    /// conversations.invite calls: (channel id, users).
+    pub invites: Mutex<Vec<(String, String)>>,
 }
 
 pub const SLACK_PATH: &str = "/services/T000/B000/XXXX";
@@ -267,25 +271,80 @@ impl Slack {
     }
 
     fn handle(&self, r: &Request) -> Response {
-        if r.method == "POST" && r.path == "/api/chat.postMessage" {
-            // Web API: errors are 200 with ok=false, so callers must check `ok`.
-            let fail = |e: &str| reply(200, json!({"ok": false, "error": e}).to_string());
-            if r.headers.get("authorization").map(String::as_str) != Some("Bearer xoxb-test-token")
-            {
+        let fail = |e: &str| reply(200, json!({"ok": false, "error": e}).to_string());
+        let bot =
+            r.headers.get("authorization").map(String::as_str) == Some("Bearer xoxb-test-token");
+        if r.method == "POST" && r.path == "/api/conversations.create" {
+            if !bot {
                 return fail("invalid_auth");
             }
             let m = r.json();
-            if m["channel"] != "C0INCIDENTS" {
+            let name = m["name"].as_str().unwrap_or("");
+            let valid = !name.is_empty()
+                && name.chars().count() <= 80
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !valid {
+                return fail("invalid_name_specials");
+            }
+            let mut channels = self.channels.lock().unwrap();
+            if channels.contains_key(name) {
+                return fail("name_taken");
+            }
+            let id = format!("C{:08}", channels.len() + 1);
+            channels.insert(name.to_string(), id.clone());
+            return reply(
+                200,
+                json!({"ok": true, "channel": {"id": id, "name": name}}).to_string(),
+            );
+        }
+        if r.method == "POST" && r.path == "/api/conversations.invite" {
+            if !bot {
+                return fail("invalid_auth");
+            }
+            let m = r.json();
+            let channel = m["channel"].as_str().unwrap_or("").to_string();
+            if !self
+                .channels
+                .lock()
+                .unwrap()
+                .values()
+                .any(|id| *id == channel)
+            {
+                return fail("channel_not_found");
+            }
+            let users = m["users"].as_str().unwrap_or("").to_string();
+            if users.is_empty() {
+                return fail("no_user");
+            }
+            self.invites.lock().unwrap().push((channel, users));
+            return reply(200, json!({"ok": true}).to_string());
+        }
+        if r.method == "POST" && r.path == "/api/chat.postMessage" {
+            // Web API: errors are 200 with ok=false, so callers must check `ok`.
+            if !bot {
+                return fail("invalid_auth");
+            }
+            let m = r.json();
+            let known = {
+                let channels = self.channels.lock().unwrap();
+                let c = m["channel"].as_str().unwrap_or("");
+                c == "C0INCIDENTS"
+                    || channels.values().any(|id| id == c)
+                    || channels.contains_key(c)
+            };
+            if !known {
                 return fail("channel_not_found");
             }
             if m["text"].as_str().is_none_or(str::is_empty) {
                 return fail("no_text");
             }
+            let channel = m["channel"].clone();
             self.messages.lock().unwrap().push(m);
             return reply(
                 200,
-                json!({"ok": true, "channel": "C0INCIDENTS", "ts": "1700000000.000100"})
-                    .to_string(),
+                json!({"ok": true, "channel": channel, "ts": "1700000000.000100"}).to_string(),
             );
         }
         if r.method != "POST" || r.path != SLACK_PATH {
@@ -309,6 +368,17 @@ impl Slack {
         }
         self.messages.lock().unwrap().push(m);
         reply(200, "ok")
+    }
+
+    /// Texts posted with the Web API to one channel (an id).
+    pub fn posted_to(&self, channel: &str) -> Vec<String> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["channel"] == channel)
+            .map(|m| m["text"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     pub fn texts(&self) -> Vec<String> {
@@ -403,4 +473,121 @@ pub async fn webhook() -> (Arc<Script>, String) {
     })
     .await;
     (script, base)
+}
+
+/// Atlassian Statuspage v1 for one page: components and incidents, OAuth header, and its
+/// 1 request/s limit (a faster request is throttled with 420).
+pub struct Statuspage {
+    pub script: Arc<Script>,
+    pub components: Mutex<HashMap<String, String>>,
+    /// id → incident JSON.
+    pub incidents: Mutex<Vec<Value>>,
+    pub throttled: Mutex<u32>,
+    last: Mutex<Option<std::time::Instant>>,
+}
+
+pub const SP_KEY: &str = "sp-test-key";
+pub const SP_PAGE: &str = "pg123";
+
+impl Statuspage {
+    pub async fn start(components: &[&str]) -> (Arc<Statuspage>, String) {
+        let sp = Arc::new(Statuspage {
+            script: Arc::default(),
+            components: Mutex::new(
+                components
+                    .iter()
+                    .map(|c| (c.to_string(), "operational".to_string()))
+                    .collect(),
+            ),
+            incidents: Mutex::default(),
+            throttled: Mutex::default(),
+            last: Mutex::default(),
+        });
+        let me = Arc::clone(&sp);
+        let base = serve(Arc::clone(&sp.script), move |r| me.handle(r)).await;
+        (sp, format!("{base}/v1"))
+    }
+
+    fn handle(&self, r: &Request) -> Response {
+        {
+            let mut last = self.last.lock().unwrap();
+            let now = std::time::Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(1000)) {
+                *self.throttled.lock().unwrap() += 1;
+                return reply(420, "Enhance your calm");
+            }
+            *last = Some(now);
+        }
+        if r.headers.get("authorization").map(String::as_str) != Some(&format!("OAuth {SP_KEY}")) {
+            return reply(401, json!({"error": "Could not authenticate"}).to_string());
+        }
+        let page = format!("/v1/pages/{SP_PAGE}");
+        let Some(rest) = r.path.strip_prefix(&page) else {
+            return reply(404, "{}");
+        };
+        const STATUSES: [&str; 5] = [
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ];
+        let b = r.json();
+        match (r.method.as_str(), rest) {
+            ("PATCH", p) if p.starts_with("/components/") => {
+                let id = &p["/components/".len()..];
+                let status = b["component"]["status"].as_str().unwrap_or("");
+                if !STATUSES.contains(&status) {
+                    return reply(422, json!({"error": "invalid status"}).to_string());
+                }
+                let mut c = self.components.lock().unwrap();
+                let Some(slot) = c.get_mut(id) else {
+                    return reply(404, json!({"error": "component not found"}).to_string());
+                };
+                *slot = status.to_string();
+                reply(200, json!({"id": id, "status": status}).to_string())
+            }
+            ("POST", "/incidents") => {
+                let inc = &b["incident"];
+                if inc["name"].as_str().is_none_or(str::is_empty) {
+                    return reply(422, json!({"error": "name can't be blank"}).to_string());
+                }
+                let mut all = self.incidents.lock().unwrap();
+                let mut stored = inc.clone();
+                stored["id"] = json!(format!("inc{}", all.len() + 1));
+                all.push(stored.clone());
+                Response {
+                    status: 201,
+                    headers: vec![],
+                    body: stored.to_string(),
+                }
+            }
+            ("GET", "/incidents/unresolved") => {
+                let all = self.incidents.lock().unwrap();
+                let open: Vec<&Value> = all.iter().filter(|i| i["status"] != "resolved").collect();
+                reply(200, json!(open).to_string())
+            }
+            ("PATCH", p) if p.starts_with("/incidents/") => {
+                let id = &p["/incidents/".len()..];
+                let mut all = self.incidents.lock().unwrap();
+                let Some(inc) = all.iter_mut().find(|i| i["id"] == id) else {
+                    return reply(404, json!({"error": "incident not found"}).to_string());
+                };
+                for (k, v) in b["incident"].as_object().cloned().unwrap_or_default() {
+                    inc[k] = v;
+                }
+                reply(200, inc.to_string())
+            }
+            _ => reply(404, "{}"),
+        }
+    }
+
+    pub fn component(&self, id: &str) -> String {
+        self.components
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
 }

@@ -18,7 +18,7 @@ use syncwatch::verdict::Outcome;
 pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub const MY_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
-fn required() -> bool {
+pub fn required() -> bool {
     std::env::var("SYNCWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 

@@ -1,0 +1,110 @@
+//! Decodes `incidents:` (acknowledgement, escalation, calling an incident, handoff notices)
+//! and `api:` (who may use the HTTP API).
+
+use super::node::MapNode;
+use crate::model::{ApiAccess, CallRules, IncidentRules, Notifier, NotifierKind, SlackTarget};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+pub fn decode(
+    m: &MapNode<'_>,
+    routes: &BTreeMap<String, Vec<String>>,
+    notifiers: &BTreeMap<String, Notifier>,
+) -> IncidentRules {
+    let mut rules = IncidentRules::default();
+    let Some(im) = m.get("incidents").and_then(|n| n.map()) else {
+        return rules;
+    };
+    if let Some(t) = im.duration("ack_timeout") {
+        rules.ack_timeout = t;
+    }
+    let route = |k: &'static str| {
+        let n = im.get(k)?;
+        let name = n.string()?;
+        if routes.contains_key(&name) {
+            return Some(name);
+        }
+        let hint = super::diag::did_you_mean(&name, routes.keys().map(String::as_str))
+            .map(|s| format!("did you mean \"{s}\"?"))
+            .unwrap_or_else(|| "define it under `routes:` or `notifiers:`".into());
+        n.error(format!("unknown route \"{name}\""), Some(hint));
+        None
+    };
+    rules.escalate = route("escalate");
+    rules.handoff_notice = route("handoff_notice");
+    rules.call = im.get("call").and_then(|n| {
+        let cm = n.map()?;
+        let slack = cm.req("slack").and_then(|s| {
+            let name = s.string()?;
+            match notifiers.get(&name).map(|n| &n.kind) {
+                Some(NotifierKind::Slack {
+                    target: SlackTarget::Bot { .. },
+                    ..
+                }) => Some(name),
+                _ => {
+                    s.error(
+                        format!("\"{name}\" is not a Slack bot notifier"),
+                        Some("channels are created with the Web API: name a notifier with bot_token and channel".into()),
+                    );
+                    None
+                }
+            }
+        });
+        let when_failing = cm
+            .get("when_failing")
+            .map(|n| n.positive_int())
+            .unwrap_or(Some(3));
+        let prefix = cm.str("channel_prefix").unwrap_or_else(|| "inc".into());
+        cm.finish();
+        Some(CallRules {
+            slack: slack?,
+            when_failing: when_failing?,
+            prefix: channel_safe(&prefix),
+        })
+    });
+    im.finish();
+    rules
+}
+
+pub fn api(m: &MapNode<'_>) -> ApiAccess {
+    let Some(am) = m.get("api").and_then(|n| n.map()) else {
+        return ApiAccess::default();
+    };
+    let token = am.get("token").and_then(|n| {
+        let t = n.interpolated()?;
+        if t.len() < 16 {
+            n.error(
+                "the API token is shorter than 16 characters",
+                Some("generate one, e.g. `openssl rand -hex 24`".into()),
+            );
+            return None;
+        }
+        Some(SecretString::from(t))
+    });
+    let protect_reads = am
+        .get("protect_reads")
+        .map(|n| matches!(n.value, yaml_serde::Value::Bool(true)))
+        .unwrap_or(false);
+    am.finish();
+    ApiAccess {
+        token,
+        protect_reads,
+    }
+}
+
+/// Lowercase letters, digits, `-` and `_`, at most 80 characters (Slack channel names).
+pub fn channel_safe(s: &str) -> String {
+    let mut out: String = s
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out.truncate(80);
+    out
+}

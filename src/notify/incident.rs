@@ -1,0 +1,389 @@
+//! What an incident's life says and sends: the timeline lines a run adds, and the messages for
+//! acknowledgement, escalation, a manual resolve and calling an incident. Pure.
+
+use super::message::Envelope;
+use crate::config::Settings;
+use crate::model::{Check, NotifierKind};
+use crate::oncall::Member;
+use crate::policy::{Action, Decision, Notice, Phase, PolicyState};
+use crate::store::incidents::{Change, Incident};
+use crate::verdict::Outcome;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// The Prog Lead at `now`, if a rotation is configured.
+pub fn prog_lead(settings: &Settings, now: DateTime<Utc>) -> Option<Member> {
+    Some(settings.oncall.as_ref()?.at(now)?.prog_lead)
+}
+
+/// `<@U123>` for a member with a Slack id, else their name.
+pub fn mention(m: &Member) -> String {
+    match &m.slack {
+        Some(id) => format!("<@{id}>"),
+        None => m.name.clone(),
+    }
+}
+
+/// The secondary on-call at `now` (everyone but the Prog Lead, unless listed).
+pub fn secondary(settings: &Settings, now: DateTime<Utc>) -> Vec<Member> {
+    settings
+        .oncall
+        .as_ref()
+        .and_then(|r| r.at(now))
+        .map(|o| o.secondary)
+        .unwrap_or_default()
+}
+
+/// The timeline lines one run adds: (kind, detail).
+pub fn run_events(
+    check: &Check,
+    prev: &PolicyState,
+    decision: &Decision,
+    outcome: &Outcome,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let v = outcome.verdict;
+    let why = outcome
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    if prev.last != Some(v) {
+        let from = prev.last.map_or("first run".to_string(), |p| p.to_string());
+        out.push(("verdict", format!("{from} → {v}{why}")));
+    }
+    if prev.phase == Phase::Settling && prev.recheck_at.is_some_and(|t| t <= now) {
+        out.push(("recheck", format!("re-check after the restart: {v}{why}")));
+    }
+    if let Some(h) = &decision.held {
+        if prev.last != Some(v) {
+            out.push(("held", h.clone()));
+        }
+    }
+    let rules = check.on_failure.as_ref();
+    let route = rules.and_then(|r| r.page.clone()).unwrap_or_default();
+    for action in &decision.actions {
+        let line = match action {
+            Action::Restart => {
+                let target = rules
+                    .and_then(|r| r.restart.as_ref())
+                    .map(|r| r.action.target())
+                    .unwrap_or_default();
+                ("restart", format!("restart of {target} issued"))
+            }
+            Action::Page {
+                reminder: false, ..
+            } => {
+                let lead = prog_lead(settings, now)
+                    .map(|m| format!("; Prog Lead {}", m.name))
+                    .unwrap_or_default();
+                ("page", format!("paged {route}{lead}"))
+            }
+            Action::Page { reminder: true, .. } => ("reminder", format!("reminded {route}")),
+            Action::Notify(Notice::Warning) => ("notice", "warning sent".to_string()),
+            Action::Notify(Notice::AutoRemediated { .. }) => (
+                "notice",
+                "fresh again after the restart; no page needed".to_string(),
+            ),
+            Action::Resolve { .. } => ("resolve", format!("resolved automatically: {v} again")),
+        };
+        out.push(line);
+    }
+    out
+}
+
+/// The incident row a page opens.
+pub fn opened(
+    check: &Check,
+    key: &str,
+    broken: bool,
+    summary: &str,
+    state: &PolicyState,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Incident {
+    Incident {
+        id: 0,
+        dedup_key: key.to_string(),
+        check: check.name.clone(),
+        source: check.source.clone(),
+        severity: if broken { "error" } else { "critical" }.into(),
+        summary: summary.to_string(),
+        since: state.since.unwrap_or(now),
+        opened_at: now,
+        prog_lead: prog_lead(settings, now).map(|m| m.name),
+        route: check.on_failure.as_ref().and_then(|r| r.page.clone()),
+        acked_at: None,
+        acked_by: None,
+        escalated_at: None,
+        call: None,
+        statuspage_id: None,
+        resolved_at: None,
+        resolved_by: None,
+        resolve_note: None,
+    }
+}
+
+/// Whether a check is marked critical (its page always calls an incident).
+pub fn critical(check: &Check) -> bool {
+    check.labels.get("tier").map(String::as_str) == Some("critical")
+}
+
+/// The channel name of an incident called for `subject` (a check or a source) at `now`:
+/// deterministic, so a redelivery or another replica finds the same channel.
+pub fn call_name(prefix: &str, subject: &str, now: DateTime<Utc>) -> String {
+    crate::config::incidents::channel_safe(&format!(
+        "{prefix}-{subject}-{}",
+        now.format("%Y%m%d-%H%M")
+    ))
+}
+
+/// The messages of a change made by a person or the escalation timer, and its timeline line.
+pub fn change(
+    inc: &Incident,
+    change: Change<'_>,
+    told: &[String],
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> (String, Vec<Envelope>) {
+    match change {
+        Change::Ack { by } => {
+            let text = format!("Acknowledged by {by}: {}", inc.summary);
+            let mut out: Vec<Envelope> = told
+                .iter()
+                .filter_map(|n| note(settings, n, inc, "ack", &text, "identified"))
+                .collect();
+            out.extend(call_note(settings, inc, "ack", &text));
+            (format!("acknowledged by {by}"), out)
+        }
+        Change::Resolve { by, note: why } => {
+            let text = format!("Resolved by {by}: {} ({why})", inc.check);
+            let mut out: Vec<Envelope> = told
+                .iter()
+                .filter_map(|n| note(settings, n, inc, "resolve", &text, "resolved"))
+                .collect();
+            out.extend(call_note(settings, inc, "resolve", &text));
+            (format!("resolved by {by}: {why}"), out)
+        }
+        Change::Escalate => escalate(inc, settings, now),
+    }
+}
+
+fn escalate(inc: &Incident, settings: &Settings, now: DateTime<Utc>) -> (String, Vec<Envelope>) {
+    let team = secondary(settings, now);
+    let names: Vec<&str> = team.iter().map(|m| m.name.as_str()).collect();
+    let mentions: Vec<String> = team.iter().map(mention).collect();
+    let waited = crate::duration::human(settings.incidents.ack_timeout.as_secs_f64());
+    let lead = inc.prog_lead.as_deref().unwrap_or("the Prog Lead");
+    let text = format!(
+        "Escalated: nobody acknowledged within {waited} ({lead} was paged). {} please look: {}",
+        mentions.join(" "),
+        inc.summary
+    );
+    let (route, only_slack) = match &settings.incidents.escalate {
+        Some(r) => (Some(r), false),
+        None => (inc.route.as_ref(), true),
+    };
+    let members = route
+        .and_then(|r| settings.routes.get(r))
+        .cloned()
+        .unwrap_or_default();
+    let out = members
+        .iter()
+        .filter(|n| {
+            !only_slack
+                || matches!(
+                    settings.notifiers.get(*n).map(|n| &n.kind),
+                    Some(NotifierKind::Slack { .. })
+                )
+        })
+        .filter_map(|n| note(settings, n, inc, "escalate", &text, "investigating"))
+        .collect();
+    let to = if names.is_empty() {
+        "the secondary on-call".to_string()
+    } else {
+        names.join(", ")
+    };
+    (format!("escalated to {to}: no ack within {waited}"), out)
+}
+
+/// One notifier's message about an incident (no run at hand).
+fn note(
+    settings: &Settings,
+    notifier: &str,
+    inc: &Incident,
+    event: &'static str,
+    text: &str,
+    sp_status: &str,
+) -> Option<Envelope> {
+    let kind = &settings.notifiers.get(notifier)?.kind;
+    let payload = match (kind, event) {
+        (NotifierKind::PagerDuty { .. }, "ack") => {
+            json!({ "event_action": "acknowledge", "dedup_key": inc.dedup_key })
+        }
+        (NotifierKind::PagerDuty { .. }, "resolve") => {
+            json!({ "event_action": "resolve", "dedup_key": inc.dedup_key })
+        }
+        (NotifierKind::PagerDuty { .. }, _) => json!({
+            "event_action": "trigger",
+            "dedup_key": inc.dedup_key,
+            "payload": {
+                "summary": text.chars().take(1024).collect::<String>(),
+                "source": format!("syncwatch/{}", inc.source.as_deref().unwrap_or("http")),
+                "severity": if inc.severity == "error" { "error" } else { "critical" },
+                "component": inc.check,
+                "custom_details": { "incident": inc.id, "prog_lead": inc.prog_lead, "escalated": true },
+            },
+            "client": "syncwatch",
+        }),
+        (NotifierKind::Slack { .. }, _) => slack_text(text, event),
+        (NotifierKind::Webhook { .. }, _) => json!({
+            "event": event,
+            "summary": text,
+            "dedup_key": inc.dedup_key,
+            "incident": inc.id,
+            "check": inc.check,
+        }),
+        (NotifierKind::Statuspage(_), "escalate") => return None,
+        (NotifierKind::Statuspage(sp), _) => json!({
+            "component": sp.components.get(&inc.check).or_else(|| inc.source.as_ref().and_then(|s| sp.components.get(s))),
+            "status": if sp_status == "resolved" { "operational" } else { sp.fail_status.as_str() },
+            "incident": { "status": sp_status, "body": text },
+        }),
+    };
+    Some(Envelope {
+        notifier: notifier.to_string(),
+        event,
+        dedup_key: inc.dedup_key.clone(),
+        payload,
+    })
+}
+
+/// A plain Slack message: fallback text plus one section.
+pub fn slack_text(text: &str, event: &str) -> Value {
+    let icon = match event {
+        "resolve" => ":white_check_mark:",
+        "ack" => ":eyes:",
+        "escalate" | "page" | "call" => ":rotating_light:",
+        _ => ":information_source:",
+    };
+    json!({
+        "text": text,
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!("{icon} {text}").chars().take(3000).collect::<String>() } },
+        ],
+    })
+}
+
+/// A post in the incident's own channel, if it was called.
+pub fn call_note(settings: &Settings, inc: &Incident, event: &str, text: &str) -> Option<Envelope> {
+    let (call, name) = (settings.incidents.call.as_ref()?, inc.call.as_ref()?);
+    let mut payload = slack_text(text, event);
+    payload["call"] = json!(name);
+    Some(Envelope {
+        notifier: call.slack.clone(),
+        event: "call",
+        dedup_key: inc.dedup_key.clone(),
+        payload,
+    })
+}
+
+/// Calling an incident: create channel `name` (or reuse it), invite the Prog Lead, post the
+/// summary of every incident it covers.
+pub fn call(
+    name: &str,
+    checks: &[String],
+    summary: &str,
+    key: &str,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Option<Envelope> {
+    let rules = settings.incidents.call.as_ref()?;
+    let lead = prog_lead(settings, now);
+    let text = format!(
+        "Incident called: {} failing ({}). {summary}{}",
+        checks.len(),
+        checks.join(", "),
+        lead.as_ref()
+            .map(|m| format!(" Prog Lead: {}", mention(m)))
+            .unwrap_or_default()
+    );
+    let mut payload = slack_text(&text, "call");
+    payload["call"] = json!(name);
+    payload["create"] = json!(true);
+    payload["invite"] = json!(lead.and_then(|m| m.slack).into_iter().collect::<Vec<_>>());
+    Some(Envelope {
+        notifier: rules.slack.clone(),
+        event: "call",
+        dedup_key: key.to_string(),
+        payload,
+    })
+}
+
+/// The handoff notice: who is Prog Lead now, and what they inherit.
+pub fn handoff_text(
+    lead: &Member,
+    oncall: Option<crate::oncall::OnCall>,
+    open: &[Incident],
+    silences: &[crate::model::Silence],
+) -> String {
+    let mut text = format!("Prog Lead handoff: {} is on call now.", mention(lead));
+    if let Some(o) = oncall.filter(|o| !o.secondary.is_empty()) {
+        let names: Vec<&str> = o.secondary.iter().map(|m| m.name.as_str()).collect();
+        text.push_str(&format!(" Secondary: {}.", names.join(", ")));
+    }
+    if open.is_empty() {
+        text.push_str("\nNo open incidents.");
+    } else {
+        text.push_str(&format!("\nOpen incidents ({}):", open.len()));
+        for i in open {
+            text.push_str(&format!(
+                "\n• #{} {} — {} since {}",
+                i.id,
+                i.check,
+                i.status(),
+                i.opened_at.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+    }
+    if !silences.is_empty() {
+        text.push_str(&format!("\nActive silences ({}):", silences.len()));
+        for s in silences {
+            text.push_str(&format!(
+                "\n• {} until {}: {}",
+                s.pattern,
+                s.until.format("%Y-%m-%d %H:%M UTC"),
+                s.reason
+            ));
+        }
+    }
+    text
+}
+
+/// The handoff notice for each Slack or webhook notifier of `route`.
+pub fn handoff(route: &str, at: DateTime<Utc>, text: &str, settings: &Settings) -> Vec<Envelope> {
+    let key = format!("syncwatch/handoff/{}", at.timestamp());
+    settings
+        .routes
+        .get(route)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            let payload = match &settings.notifiers.get(n)?.kind {
+                NotifierKind::Slack { .. } => slack_text(text, "handoff"),
+                NotifierKind::Webhook { .. } => {
+                    json!({ "event": "handoff", "summary": text, "at": at })
+                }
+                NotifierKind::PagerDuty { .. } | NotifierKind::Statuspage(_) => return None,
+            };
+            Some(Envelope {
+                notifier: n.clone(),
+                event: "handoff",
+                dedup_key: key.clone(),
+                payload,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,277 @@
+//! Incidents from the command line, as a CronJob deployment uses them: `incidents list`, `ack`
+//! and `resolve --note`, escalation between two runs when nobody acknowledged, a manual resolve
+//! that starts a new episode, the API's read protection, and the status page in Chromium.
+
+mod common;
+
+use common::contracts::Slack;
+use common::Fixture;
+use serde_json::Value;
+
+/// A SQLite partner table whose newest row is three hours old.
+const STALE: &str = "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));";
+
+fn settings(slack_url: &str, extra: &str) -> String {
+    format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         sources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+         notifiers:\n  slack: {{ type: slack, webhook_url: \"{slack_url}\" }}\n\
+         oncall:\n  timezone: UTC\n  handoff: {{ weekday: monday, time: \"10:00\" }}\n  start: \"2026-01-05\"\n\
+         \x20 members: [ {{ name: dana, slack: U0DANA }}, {{ name: eli, slack: U0ELI }} ]\n\
+         \x20 overrides: [ {{ member: dana, from: \"2000-01-01 00:00\", until: \"2100-01-01 00:00\" }} ]\n\
+         {extra}"
+    )
+}
+
+const CHECKS: &str = "checks:\n  - name: stale\n    description: Partner contacts\n    source: p\n\
+    \x20   labels: { partner: acme }\n\
+    \x20   freshness: { table: t, column: ts, warn_after: 1h, error_after: 2h }\n\
+    \x20   on_failure: { after: 1, page: slack }\n";
+
+fn cli(f: &Fixture, args: &[&str]) -> (i32, String) {
+    let out = common::bin()
+        .args(args)
+        .arg("--config")
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn list(f: &Fixture, all: bool) -> Vec<Value> {
+    let mut args = vec!["incidents", "list", "--format", "json"];
+    if all {
+        args.push("--all");
+    }
+    let (code, out) = cli(f, &args);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str::<Value>(&out).unwrap()["incidents"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+// Multi-threaded: the CLI runs block this thread while the Slack server answers on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_escalate_and_resolve_by_hand_between_cronjob_runs() {
+    let (slack, slack_url) = Slack::start().await;
+    let f = Fixture::new(
+        &settings(&slack_url, "incidents: { ack_timeout: 1s }\n"),
+        &[("c.yaml", CHECKS)],
+    );
+    common::sqlite_partner(&f.dir.path().join("partner.db"), STALE).await;
+
+    let (code, out) = cli(&f, &["run", "--all"]);
+    assert_eq!(code, 0, "{out}");
+    let open = list(&f, false);
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (open[0]["check"].as_str(), open[0]["prog_lead"].as_str()),
+        (Some("stale"), Some("dana"))
+    );
+    assert!(
+        slack
+            .texts()
+            .iter()
+            .any(|t| t.starts_with("Prog Lead: <@U0DANA> (dana): stale:")),
+        "{:?} {out}",
+        slack.texts()
+    );
+
+    let (code, out) = cli(&f, &["incidents", "ack", "1", "--by", "dana"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("incident #1 (stale) acknowledged by dana"),
+        "{out}"
+    );
+    assert!(slack
+        .texts()
+        .iter()
+        .any(|t| t.starts_with("Acknowledged by dana")));
+    let (_, again) = cli(&f, &["incidents", "ack", "1", "--by", "eli"]);
+    assert!(
+        again.contains("acknowledged already; nothing changed"),
+        "{again}"
+    );
+    assert_eq!(
+        cli(&f, &["incidents", "ack", "99"]).0,
+        2,
+        "an unknown incident is an error"
+    );
+
+    // Resolved by hand while still stale: the next run starts a new episode and pages afresh.
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "resolve",
+            "1",
+            "--note",
+            "partner paused the export",
+            "--by",
+            "dana",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(slack
+        .texts()
+        .iter()
+        .any(|t| t.starts_with("Resolved by dana: stale (partner paused the export)")));
+    assert!(list(&f, false).is_empty());
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    let open = list(&f, false);
+    assert_eq!(open.len(), 1);
+    assert_ne!(
+        open[0]["dedup_key"],
+        list(&f, true)[1]["dedup_key"],
+        "a new incident key"
+    );
+
+    // Not acknowledged within 1s: the next run escalates it, once.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    assert!(list(&f, false)[0]["escalated_at"].is_string());
+    let escalations: Vec<String> = slack
+        .texts()
+        .into_iter()
+        .filter(|t| t.starts_with("Escalated"))
+        .collect();
+    assert_eq!(escalations.len(), 1, "{escalations:?}");
+    assert!(
+        escalations[0].contains("<@U0ELI>"),
+        "the secondary is mentioned: {}",
+        escalations[0]
+    );
+
+    let (code, shown) = cli(&f, &["incidents", "show", "2"]);
+    assert_eq!(code, 0);
+    assert!(
+        shown.contains("incident #2 escalated — stale") && shown.contains("escalate"),
+        "{shown}"
+    );
+    let (_, retro) = cli(&f, &["retro", "1"]);
+    assert!(
+        retro.contains("resolved by dana: partner paused the export"),
+        "{retro}"
+    );
+}
+
+#[tokio::test]
+async fn reads_can_require_the_token_and_the_status_page_shows_a_stale_check_in_chromium() {
+    let (_slack, slack_url) = Slack::start().await;
+    let token = "read-token-0123456789abcdef";
+    let extra = format!("api: {{ token: {token}, protect_reads: true }}\n");
+    let checks = CHECKS.replace(
+        "source: p\n",
+        "source: p\n    schedule: \"*/2 * * * * *\"\n",
+    );
+    let f = Fixture::new(&settings(&slack_url, &extra), &[("c.yaml", &checks)]);
+    common::sqlite_partner(&f.dir.path().join("partner.db"), STALE).await;
+    let (_daemon, base) = common::serve(&f.settings_path(), &[]);
+    let c = reqwest::Client::new();
+    let get = |path: &str, t: Option<&str>| {
+        let mut r = c.get(format!("{base}{path}"));
+        if let Some(t) = t {
+            r = r.bearer_auth(t);
+        }
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    for path in ["/", "/api/checks", "/api/incidents"] {
+        assert_eq!(get(path, None).await, 401, "{path} without a token");
+        assert_eq!(
+            get(path, Some("nope-nope-nope-nope")).await,
+            401,
+            "{path} with a wrong token"
+        );
+        assert_eq!(get(path, Some(token)).await, 200, "{path} with the token");
+    }
+    assert_eq!(get("/metrics", None).await, 200, "scrapes stay open");
+    let html = common::eventually(15, || async {
+        let body = c
+            .get(format!("{base}/"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        body.contains("FAIL").then_some(body)
+    })
+    .await
+    .expect("the page shows the check failing");
+    assert!(
+        html.contains("Open incidents") && html.contains("dana"),
+        "{html}"
+    );
+
+    // What a person sees: headless Chromium renders the page (it cannot send the header, so
+    // this part serves an open copy of the same daemon state).
+    let Some(chromium) = common::tool("chromium") else {
+        assert!(
+            !common::required(),
+            "SYNCWATCH_REQUIRE_SERVICES=1 but chromium is not installed"
+        );
+        eprintln!("SKIP Chromium part: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    drop(_daemon);
+    std::fs::write(f.settings_path(), settings(&slack_url, "")).unwrap();
+    let (_open, base) = common::serve(&f.settings_path(), &[]);
+    let shot = std::env::temp_dir().join(format!("syncwatch-status-{}.png", std::process::id()));
+    let profile = tempfile::tempdir().unwrap();
+    let browse = |what: String| {
+        std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1200,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(what)
+            .arg(format!("{base}/"))
+            .output()
+            .unwrap()
+    };
+    let out = browse("--dump-dom".into());
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dom.contains("<h1>syncwatch status</h1>"), "{dom}");
+    assert!(
+        dom.contains("1 checks: 0 pass, 0 warn, 1 fail, 0 error. 1 open incident."),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<th scope=\"row\">stale<div class=\"muted\">Partner contacts</div></th>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("data is 3h00m old (&gt; error_after 2h)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("p · partner acme"),
+        "grouped by source and partner: {dom}"
+    );
+    let taken = browse(format!("--screenshot={}", shot.display()));
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false),
+        "a screenshot was taken"
+    );
+    eprintln!("status page screenshot: {}", shot.display());
+}
