@@ -219,3 +219,27 @@ fn on_failure_routes_restarts_and_dependencies_are_validated() {
         got.join("\n  ")
     );
 }
+
+#[test]
+fn incident_settings_are_checked_with_the_rest() {
+    let settings = "\
+sources: { pad: { url: \"sqlite:pad.db\" } }
+notifiers:
+  hook: { type: slack, webhook_url: \"https://hooks.slack.example/T/B/X\" }
+  status: { type: statuspage, api_key: k, page_id: p, components: { a: c1 }, fail_status: total_outage }
+incidents:
+  ack_timeout: 15 minutes
+  escalate: secondry
+  call: { slack: hook }
+api: { token: short }
+";
+    let got = problems(settings, &[]);
+    let want = [
+        "syncwatch.yaml:4:91: notifiers.status.fail_status: \"total_outage\" is not a failing component status (use partial_outage or major_outage)",
+        "syncwatch.yaml:6:16: incidents.ack_timeout: \"15 minutes\" unknown unit \"minutes\" (try \"15m\")",
+        "syncwatch.yaml:7:13: incidents.escalate: unknown route \"secondry\" (define it under `routes:` or `notifiers:`)",
+        "syncwatch.yaml:8:18: incidents.call.slack: \"hook\" is not a Slack bot notifier (channels are created with the Web API: name a notifier with bot_token and channel)",
+        "syncwatch.yaml:9:15: api.token: the API token is shorter than 16 characters (generate one, e.g. `openssl rand -hex 24`)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

@@ -31,6 +31,8 @@ pub struct Metrics {
     notifications: IntCounterVec,
     outbox_pending: Gauge,
     outbox_oldest: Gauge,
+    incidents_open: Gauge,
+    incidents_unacked: Gauge,
     /// Per-check series by check name.
     checks: Mutex<BTreeMap<String, checks::Series>>,
     /// The on-call rotation, for `syncwatch_oncall_info` (who holds each role at scrape time).
@@ -125,6 +127,8 @@ impl Metrics {
             ),
             outbox_pending: gauge(&r, "syncwatch_outbox_pending", "Messages in the outbox not yet delivered nor given up."),
             outbox_oldest: gauge(&r, "syncwatch_outbox_oldest_pending_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty)."),
+            incidents_open: gauge(&r, "syncwatch_incidents_open", "Incidents opened by a page and not resolved yet."),
+            incidents_unacked: gauge(&r, "syncwatch_incidents_unacknowledged", "Open incidents nobody has acknowledged."),
             checks: Mutex::new(BTreeMap::new()),
             oncall: Mutex::new(None),
             registry: r,
@@ -224,6 +228,11 @@ impl Metrics {
     pub fn outbox(&self, pending: i64, oldest_age_seconds: Option<f64>) {
         self.outbox_pending.set(pending as f64);
         self.outbox_oldest.set(oldest_age_seconds.unwrap_or(0.0));
+    }
+
+    pub fn incidents(&self, open: i64, unacknowledged: i64) {
+        self.incidents_open.set(open as f64);
+        self.incidents_unacked.set(unacknowledged as f64);
     }
 
     pub fn skipped(&self, check: &str) {

@@ -60,6 +60,9 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
         .await
         .map(|(n, _)| n)
         .unwrap_or(-1);
+    if let (Some(m), Ok((open, unacked))) = (metrics, app.store.incident_counts().await) {
+        m.incidents(open, unacked);
+    }
     if let (Some(m), Ok((n, oldest))) = (metrics, app.store.outbox_backlog().await) {
         m.outbox(
             n,

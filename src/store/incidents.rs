@@ -234,6 +234,14 @@ impl Store {
         Ok(())
     }
 
+    /// (open, open and unacknowledged) incidents, for the metrics.
+    pub async fn incident_counts(&self) -> Result<(i64, i64), StoreError> {
+        const SQL: &str =
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN acked_at IS NULL THEN 1 ELSE 0 END), 0) \
+            FROM incidents WHERE resolved_at IS NULL";
+        Ok(with_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(SQL).fetch_one(p).await?))
+    }
+
     /// A called incident's Slack channel id, once known.
     pub async fn call_channel(&self, name: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT channel_id FROM calls WHERE name = $1";
