@@ -113,3 +113,82 @@ async fn killed_during_delivery_the_page_is_delivered_once_by_the_next_run() {
     assert_eq!(*pd.opened.lock().unwrap(), 1, "one open incident");
     assert_eq!(pending(&f).await, 0);
 }
+
+/// Creating a Slack channel and a Statuspage incident is not idempotent: a crash after either
+/// was made, before its id was stored, must not make a second one when the message is redelivered.
+#[tokio::test]
+async fn killed_after_creating_the_channel_and_the_statuspage_incident_neither_is_made_twice() {
+    use common::contracts::{Slack, Statuspage, SLACK_PATH, SP_KEY, SP_PAGE};
+    let (slack, slack_url) = Slack::start().await;
+    let slack_api = slack_url.replace(SLACK_PATH, "/api");
+    let (sp, sp_url) = Statuspage::start(&["cmp"]).await;
+    let f = Fixture::new(
+        &format!(
+            "store: {{ url: \"sqlite:state.db\" }}\noutbox_lease: 1s\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+             notifiers:\n\
+             \x20 bot: {{ type: slack, bot_token: xoxb-test-token, channel: C0INCIDENTS, base_url: \"{slack_api}\" }}\n\
+             \x20 status: {{ type: statuspage, api_key: {SP_KEY}, page_id: {SP_PAGE}, base_url: \"{sp_url}\", components: {{ p: cmp }} }}\n\
+             routes:\n  prog_lead: [status]\n\
+             incidents:\n  call: {{ slack: bot }}\n"
+        ),
+        &[("p.yaml", "checks:\n  - name: stale\n    source: p\n    labels: { tier: critical }\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: prog_lead }\n")],
+    );
+    common::sqlite_partner(
+        &f.path().join("partner.db"),
+        "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now', '-3 hours'));",
+    )
+    .await;
+    assert!(!run(&f, Some("after_channel_create"))
+        .status()
+        .await
+        .unwrap()
+        .success());
+    let channels = slack.channels.lock().unwrap().clone();
+    assert_eq!(channels.len(), 1, "the channel was made before the crash");
+    let (name, id) = channels.into_iter().next().unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the dead dispatcher's lease runs out
+    assert!(!run(&f, Some("after_statuspage_write"))
+        .status()
+        .await
+        .unwrap()
+        .success());
+    assert_eq!(
+        sp.incidents.lock().unwrap().len(),
+        1,
+        "the incident was made before the crash"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(run(&f, None).status().await.unwrap().success());
+
+    assert_eq!(
+        slack.channels.lock().unwrap().len(),
+        1,
+        "name_taken: the channel is reused"
+    );
+    let posts: Vec<String> = slack
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m["channel"] == name.as_str() || m["channel"] == id.as_str())
+        .map(|m| m["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(posts.len(), 1, "the summary is posted once: {posts:?}");
+    assert!(posts[0].starts_with("Incident called"), "{posts:?}");
+    let incidents = sp.incidents.lock().unwrap().clone();
+    assert_eq!(
+        incidents.len(),
+        1,
+        "found in the unresolved list, not created again: {incidents:?}"
+    );
+    assert_eq!(sp.component("cmp"), "major_outage");
+    assert_eq!(pending(&f).await, 0);
+    let app = syncwatch::app::App::build(f.plan()).await.unwrap();
+    let inc = app.store.incident(1).await.unwrap().unwrap();
+    app.close().await;
+    assert_eq!(
+        inc.statuspage_id.as_deref(),
+        Some("inc1"),
+        "its id is kept for the resolve"
+    );
+}

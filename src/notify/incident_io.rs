@@ -37,6 +37,7 @@ pub async fn slack_call(
         {
             Ok(v) => {
                 let id = v["channel"]["id"].as_str().unwrap_or_default().to_string();
+                crate::store::failpoint("after_channel_create");
                 if let Err(e) = app.store.set_call_channel(&name, &id).await {
                     return Delivery::Retry {
                         after: None,
@@ -181,6 +182,7 @@ pub async fn statuspage(app: &App, item: &OutboxItem, sp: &Statuspage) -> Delive
         let mut body = Value::Object(inc.clone());
         body["components"] = Value::Object(components.clone());
         body["component_ids"] = json!(components.keys().collect::<Vec<_>>());
+        let stored = known.is_some();
         let id = match known {
             Some(id) => Some(id),
             None => match unresolved(app, &item.notifier, &page, &auth, inc).await {
@@ -223,8 +225,11 @@ pub async fn statuspage(app: &App, item: &OutboxItem, sp: &Statuspage) -> Delive
         let v: Value = resp.json().await.unwrap_or_default();
         match code {
             200..=299 => {
-                if let (None, Some(new)) = (&id, v["id"].as_str()) {
-                    let _ = app.store.set_statuspage_id(&item.dedup_key, new).await;
+                crate::store::failpoint("after_statuspage_write");
+                // Keep the id, whether created now or found in the unresolved list.
+                let made = id.as_deref().or(v["id"].as_str());
+                if let (false, Some(made)) = (stored, made) {
+                    let _ = app.store.set_statuspage_id(&item.dedup_key, made).await;
                 }
                 did.push(verb);
             }
