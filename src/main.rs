@@ -267,6 +267,9 @@ impl FailOn {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_on_closed_pipe();
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let logs = tracing_subscriber::fmt()
@@ -791,6 +794,17 @@ fn print_plan(plan: &Plan, format: Format, next: usize) {
     match format {
         Format::Table => print!("{}", report::plan_table(&plan.checks, now, next)),
         Format::Json => println!("{:#}", report::plan_json(&plan.checks, now, next)),
+    }
+}
+
+/// `syncwatch … | head` ends quietly when `head` closes the pipe, as other command-line tools
+/// do, instead of panicking on the next print. (Rust ignores SIGPIPE; this restores the
+/// default for the one-shot commands. The daemon keeps ignoring it.)
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start, before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

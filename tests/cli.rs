@@ -261,3 +261,31 @@ fn oncall_shows_the_prog_lead_overrides_and_handoffs_across_dst() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn piping_output_into_a_reader_that_stops_early_ends_quietly_without_a_panic() {
+    use std::io::Read;
+    let f = common::Fixture::new(
+        "sources:\n  p: { url: \"sqlite:p.db\" }\n\
+         oncall:\n  timezone: UTC\n  handoff: { weekday: monday, time: \"10:00\" }\n  start: 2026-01-05\n\
+         \x20 members: [ { name: ana }, { name: ben } ]\n",
+        &[(
+            "a.yaml",
+            "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
+        )],
+    );
+    // Far more than a pipe buffer holds, so the writer meets the closed pipe.
+    let mut child = bin()
+        .args(["oncall", "--weeks", "5000", "--format", "json", "--config"])
+        .arg(f.settings_path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then `head` closes the pipe
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}

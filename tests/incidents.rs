@@ -275,3 +275,62 @@ async fn reads_can_require_the_token_and_the_status_page_shows_a_stale_check_in_
     );
     eprintln!("status page screenshot: {}", shot.display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_is_announced_once_with_open_incidents_and_silences() {
+    use chrono::{Timelike, Utc};
+    let (slack, slack_url) = Slack::start().await;
+    let handoff = Utc::now() - chrono::Duration::minutes(10);
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         sources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+         notifiers:\n  slack: {{ type: slack, webhook_url: \"{slack_url}\" }}\n\
+         oncall:\n  timezone: UTC\n  handoff: {{ weekday: {}, time: \"{:02}:{:02}\" }}\n  start: \"2026-01-05\"\n\
+         \x20 members: [ {{ name: dana, slack: U0DANA }}, {{ name: eli, slack: U0ELI }} ]\n\
+         incidents: {{ handoff_notice: slack }}\n",
+        handoff.format("%A").to_string().to_lowercase(),
+        handoff.hour(),
+        handoff.minute()
+    );
+    let other = "checks:\n  - name: other_feed\n    source: p\n    row_count: { table: t, error_below: 1 }\n";
+    let f = Fixture::new(&settings, &[("c.yaml", CHECKS), ("other.yaml", other)]);
+    common::sqlite_partner(&f.dir.path().join("partner.db"), STALE).await;
+    let (code, out) = cli(
+        &f,
+        &[
+            "silence",
+            "other_*",
+            "--for",
+            "1h",
+            "--reason",
+            "vendor maintenance",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    let notices: Vec<String> = slack
+        .texts()
+        .into_iter()
+        .filter(|t| t.starts_with("Prog Lead handoff"))
+        .collect();
+    assert_eq!(notices.len(), 1, "announced once: {notices:?}");
+    let (_, oncall) = cli(&f, &["oncall", "--format", "json"]);
+    let lead = serde_json::from_str::<Value>(&oncall).unwrap()["on_call"]["prog_lead"]["slack"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n = &notices[0];
+    assert!(
+        n.starts_with(&format!("Prog Lead handoff: <@{lead}> is on call now.")),
+        "{n}"
+    );
+    assert!(
+        n.contains("Open incidents (1):\n• #1 stale — open since"),
+        "{n}"
+    );
+    assert!(
+        n.contains("Active silences (1):\n• other_* until") && n.contains("vendor maintenance"),
+        "{n}"
+    );
+}
