@@ -237,7 +237,7 @@ api: { token: short }
     let want = [
         "syncwatch.yaml:4:91: notifiers.status.fail_status: \"total_outage\" is not a failing component status (use partial_outage or major_outage)",
         "syncwatch.yaml:6:16: incidents.ack_timeout: \"15 minutes\" unknown unit \"minutes\" (try \"15m\")",
-        "syncwatch.yaml:7:13: incidents.escalate: unknown route \"secondry\" (define it under `routes:` or `notifiers:`)",
+        "syncwatch.yaml:7:13: incidents.escalate: unknown route \"secondry\" (define it under `routes:` or `notifiers:` in the settings)",
         "syncwatch.yaml:8:18: incidents.call.slack: \"hook\" is not a Slack bot notifier (channels are created with the Web API: name a notifier with bot_token and channel)",
         "syncwatch.yaml:9:15: api.token: the API token is shorter than 16 characters (generate one, e.g. `openssl rand -hex 24`)",
     ];

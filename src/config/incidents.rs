@@ -4,7 +4,7 @@
 use super::node::MapNode;
 use crate::model::{ApiAccess, CallRules, IncidentRules, Notifier, NotifierKind, SlackTarget};
 use secrecy::SecretString;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub fn decode(
     m: &MapNode<'_>,
@@ -18,18 +18,8 @@ pub fn decode(
     if let Some(t) = im.duration("ack_timeout") {
         rules.ack_timeout = t;
     }
-    let route = |k: &'static str| {
-        let n = im.get(k)?;
-        let name = n.string()?;
-        if routes.contains_key(&name) {
-            return Some(name);
-        }
-        let hint = super::diag::did_you_mean(&name, routes.keys().map(String::as_str))
-            .map(|s| format!("did you mean \"{s}\"?"))
-            .unwrap_or_else(|| "define it under `routes:` or `notifiers:`".into());
-        n.error(format!("unknown route \"{name}\""), Some(hint));
-        None
-    };
+    let names: BTreeSet<String> = routes.keys().cloned().collect();
+    let route = |k: &'static str| super::respond::known_route(&im.get(k)?, &names);
     rules.escalate = route("escalate");
     rules.handoff_notice = route("handoff_notice");
     rules.call = im.get("call").and_then(|n| {

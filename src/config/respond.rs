@@ -53,24 +53,26 @@ impl Partial {
     }
 }
 
+/// A route name that must be one of `routes` (route and notifier names), with a did-you-mean.
+pub fn known_route(n: &Node<'_>, routes: &BTreeSet<String>) -> Option<String> {
+    let name = n.string()?;
+    if routes.contains(&name) {
+        return Some(name);
+    }
+    let hint = super::diag::did_you_mean(&name, routes.iter().map(String::as_str))
+        .map(|s| format!("did you mean \"{s}\"?"))
+        .unwrap_or_else(|| "define it under `routes:` or `notifiers:` in the settings".into());
+    n.error(format!("unknown route \"{name}\""), Some(hint));
+    None
+}
+
 /// Decodes one level; `routes` are the route and notifier names a `page`/`notify` may name.
 pub fn decode(node: &Node<'_>, routes: &BTreeSet<String>) -> Partial {
     let Some(m) = node.map() else {
         return Partial::default();
     };
     let count = |k: &'static str| m.get(k).and_then(|n| n.positive_int());
-    let route = |k: &'static str| {
-        let n = m.get(k)?;
-        let name = n.string()?;
-        if routes.contains(&name) {
-            return Some(name);
-        }
-        let hint = super::diag::did_you_mean(&name, routes.iter().map(String::as_str))
-            .map(|s| format!("did you mean \"{s}\"?"))
-            .unwrap_or_else(|| "define it under `routes:` or `notifiers:` in the settings".into());
-        n.error(format!("unknown route \"{name}\""), Some(hint));
-        None
-    };
+    let route = |k: &'static str| known_route(&m.get(k)?, routes);
     let on_warn = m.get("on_warn").and_then(|n| {
         let s = n.string()?;
         match s.as_str() {

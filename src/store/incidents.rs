@@ -174,9 +174,19 @@ impl Store {
     }
 
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1");
+        self.incident_where("id = CAST($1 AS BIGINT)", &id.to_string())
+            .await
+    }
+
+    /// One incident matching `filter` (on its id or dedup key) with `$1` bound to `value`.
+    async fn incident_where(
+        &self,
+        filter: &str,
+        value: &str,
+    ) -> Result<Option<Incident>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE {filter}");
         Ok(with_pool!(self, p => {
-            match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
+            match sqlx::query(&sql).bind(value).fetch_optional(p).await? {
                 Some(r) => Some(incident_from(&r)?),
                 None => None,
             }
@@ -219,13 +229,7 @@ impl Store {
 
     /// The incident a dedup key opened.
     pub async fn incident_by_key(&self, key: &str) -> Result<Option<Incident>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE dedup_key = $1");
-        Ok(with_pool!(self, p => {
-            match sqlx::query(&sql).bind(key).fetch_optional(p).await? {
-                Some(r) => Some(incident_from(&r)?),
-                None => None,
-            }
-        }))
+        self.incident_where("dedup_key = $1", key).await
     }
 
     pub async fn set_statuspage_id(&self, key: &str, sp_id: &str) -> Result<(), StoreError> {
