@@ -334,3 +334,79 @@ async fn a_handoff_is_announced_once_with_open_incidents_and_silences() {
         "{n}"
     );
 }
+
+/// Two checks of one source paging in the same pass call one incident for the source; a
+/// warning degrades the status page component, through a 429 that is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_failing_together_on_one_source_call_one_incident_and_a_warning_degrades_the_status_page(
+) {
+    use common::contracts::{Statuspage, SLACK_PATH, SP_KEY, SP_PAGE};
+    let (slack, slack_url) = Slack::start().await;
+    let slack_api = slack_url.replace(SLACK_PATH, "/api");
+    let (sp, sp_url) = Statuspage::start(&["cmp_c"]).await;
+    sp.script.fail_with(&[429]);
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         sources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+         notifiers:\n\
+         \x20 bot: {{ type: slack, bot_token: xoxb-test-token, channel: C0INCIDENTS, base_url: \"{slack_api}\" }}\n\
+         \x20 status: {{ type: statuspage, api_key: {SP_KEY}, page_id: {SP_PAGE}, base_url: \"{sp_url}\", components: {{ c: cmp_c }}, fail_status: partial_outage }}\n\
+         incidents: {{ call: {{ slack: bot, when_failing: 2 }} }}\n"
+    );
+    let checks = "defaults: { source: p }\nchecks:\n\
+        \x20 - name: a\n    freshness: { table: t, column: ts, error_after: 2h }\n    on_failure: { after: 1, page: bot }\n\
+        \x20 - name: b\n    row_count: { table: t, error_below: 5 }\n    on_failure: { after: 1, page: bot }\n\
+        \x20 - name: c\n    freshness: { table: t, column: ts, warn_after: 1h, error_after: 6h }\n    on_failure: { notify: status }\n";
+    let f = Fixture::new(&settings, &[("p.yaml", checks)]);
+    common::sqlite_partner(&f.dir.path().join("partner.db"), STALE).await;
+    let (code, out) = cli(&f, &["run", "--all"]);
+    assert_eq!(code, 0, "{out}");
+
+    let channels = slack.channels.lock().unwrap().clone();
+    assert_eq!(channels.len(), 1, "one incident called: {channels:?}");
+    let (name, id) = channels.into_iter().next().unwrap();
+    assert!(name.starts_with("inc-p-"), "named after the source: {name}");
+    let posted = slack.posted_to(&id);
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(
+        posted[0].starts_with("Incident called: 2 failing (a, b)."),
+        "{posted:?}"
+    );
+    let pages: Vec<String> = slack
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m["channel"] == "C0INCIDENTS")
+        .map(|m| m.to_string())
+        .collect();
+    assert_eq!(pages.len(), 2, "both checks paged: {pages:?}");
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.contains(&format!("Incident channel: #{name}"))),
+        "the page that called it links the channel: {pages:?}"
+    );
+    let open = list(&f, false);
+    assert!(
+        open.iter().all(|i| i["call"] == name.as_str()),
+        "both incidents belong to the call: {open:?}"
+    );
+
+    assert_eq!(
+        sp.component("cmp_c"),
+        "degraded_performance",
+        "warn → degraded_performance"
+    );
+    let patches = sp
+        .script
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, 2, "the 429 was retried once");
+    assert!(
+        sp.incidents.lock().unwrap().is_empty(),
+        "a warning opens no status page incident"
+    );
+}

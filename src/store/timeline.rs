@@ -59,7 +59,8 @@ macro_rules! track_in_tx {
                             for (id, _) in &covered {
                                 sqlx::query(si::SET_CALL).bind(id).bind(&name).execute(&mut *$tx).await?;
                             }
-                            let names: Vec<String> = covered.iter().map(|(_, c)| c.clone()).collect();
+                            let mut names: Vec<String> = covered.iter().map(|(_, c)| c.clone()).collect();
+                            names.sort();
                             if let Some(e) = ni::call(&name, &names, &summary, key, settings, now) {
                                 let mut e = e;
                                 if !fresh {
