@@ -51,7 +51,10 @@ pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
     else {
         return false;
     };
-    if now - at > chrono::Duration::hours(1) {
+    // The sweeper asks every few seconds: a cheap look first, before reading what to announce.
+    if now - at > chrono::Duration::hours(1)
+        || app.store.handoff_announced(at).await.unwrap_or(true)
+    {
         return false;
     }
     let open = app.store.incidents(true, 50).await.unwrap_or_default();

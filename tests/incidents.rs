@@ -356,7 +356,8 @@ async fn checks_failing_together_on_one_source_call_one_incident_and_a_warning_d
     let checks = "defaults: { source: p }\nchecks:\n\
         \x20 - name: a\n    freshness: { table: t, column: ts, error_after: 2h }\n    on_failure: { after: 1, page: bot }\n\
         \x20 - name: b\n    row_count: { table: t, error_below: 5 }\n    on_failure: { after: 1, page: bot }\n\
-        \x20 - name: c\n    freshness: { table: t, column: ts, warn_after: 1h, error_after: 6h }\n    on_failure: { notify: status }\n";
+        \x20 - name: c\n    freshness: { table: t, column: ts, warn_after: 1h, error_after: 6h }\n    on_failure: { notify: status }\n\
+        \x20 - name: d\n    row_count: { table: t, error_below: 9 }\n    on_failure: { after: 2, page: bot }\n";
     let f = Fixture::new(&settings, &[("p.yaml", checks)]);
     common::sqlite_partner(&f.dir.path().join("partner.db"), STALE).await;
     let (code, out) = cli(&f, &["run", "--all"]);
@@ -409,4 +410,11 @@ async fn checks_failing_together_on_one_source_call_one_incident_and_a_warning_d
         sp.incidents.lock().unwrap().is_empty(),
         "a warning opens no status page incident"
     );
+
+    // A third check of the source pages on the next run: it joins the call.
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    assert_eq!(slack.channels.lock().unwrap().len(), 1, "no second channel");
+    let posted = slack.posted_to(&id);
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert!(posted[1].starts_with("Also failing: d:"), "{posted:?}");
 }

@@ -290,29 +290,34 @@ pub fn call_note(settings: &Settings, inc: &Incident, event: &str, text: &str) -
     })
 }
 
-/// Calling an incident: create channel `name` (or reuse it), invite the Prog Lead, post the
-/// summary of every incident it covers.
+/// Calling an incident: create channel `name` (unless `joined`: the call exists and another
+/// check joins it), invite the Prog Lead, post the summary of the incidents it covers.
 pub fn call(
     name: &str,
     checks: &[String],
     summary: &str,
     key: &str,
+    joined: bool,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Option<Envelope> {
     let rules = settings.incidents.call.as_ref()?;
     let lead = prog_lead(settings, now);
-    let text = format!(
-        "Incident called: {} failing ({}). {summary}{}",
-        checks.len(),
-        checks.join(", "),
-        lead.as_ref()
-            .map(|m| format!(" Prog Lead: {}", mention(m)))
-            .unwrap_or_default()
-    );
+    let text = if joined {
+        format!("Also failing: {summary}")
+    } else {
+        format!(
+            "Incident called: {} failing ({}). {summary}{}",
+            checks.len(),
+            checks.join(", "),
+            lead.as_ref()
+                .map(|m| format!(" Prog Lead: {}", mention(m)))
+                .unwrap_or_default()
+        )
+    };
     let mut payload = slack_text(&text, "call");
     payload["call"] = json!(name);
-    payload["create"] = json!(true);
+    payload["create"] = json!(!joined);
     payload["invite"] = json!(lead.and_then(|m| m.slack).into_iter().collect::<Vec<_>>());
     Some(Envelope {
         notifier: rules.slack.clone(),

@@ -331,6 +331,12 @@ impl Store {
 }
 
 impl Store {
+    pub async fn handoff_announced(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM handoffs WHERE at = $1";
+        let n: i64 = with_pool!(self, p => sqlx::query_scalar(SQL).bind(at).fetch_one(p).await?);
+        Ok(n > 0)
+    }
+
     /// Records the handoff at `at` and queues its notice, unless it was announced already.
     pub async fn announce_handoff(
         &self,

@@ -61,15 +61,10 @@ macro_rules! track_in_tx {
                             }
                             let mut names: Vec<String> = covered.iter().map(|(_, c)| c.clone()).collect();
                             names.sort();
-                            if let Some(e) = ni::call(&name, &names, &summary, key, settings, now) {
-                                let mut e = e;
-                                if !fresh {
-                                    e.payload["create"] = serde_json::json!(false);
-                                }
-                                call_envelopes.push(e);
-                            }
+                            call_envelopes.extend(ni::call(&name, &names, &summary, key, !fresh, settings, now));
+                            let what = if fresh { "incident called" } else { "joined the incident" };
                             $crate::store::incidents::event_in_tx!($tx, now, &check.name, "call",
-                                Some("syncwatch"), format!("incident called: #{name}"));
+                                Some("syncwatch"), format!("{what}: #{name}"));
                             call = Some(name);
                         }
                     }
