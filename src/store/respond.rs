@@ -128,7 +128,12 @@ macro_rules! respond_in_tx {
             state: &decision.state,
             settings: r.settings,
             now,
-            prog_lead: $crate::notify::incident::prog_lead(r.settings, now),
+            // Only messages name the Prog Lead: a run that sends nothing skips the rotation.
+            prog_lead: if decision.actions.is_empty() {
+                None
+            } else {
+                $crate::notify::incident::prog_lead(r.settings, now)
+            },
             call,
             told,
         };
