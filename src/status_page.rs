@@ -33,7 +33,7 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd;vertical
 .fail{background:#fbd5d5;color:#8a1111}.error{background:#ead7f7;color:#5b1a84}.none{background:#eee;color:#444}\
 .strip{display:flex;gap:2px}.strip span{width:.6rem;height:1.1rem;border-radius:2px}\
 .strip .pass{background:#2e9e4f}.strip .warn{background:#d9a300}.strip .fail{background:#c62828}.strip .error{background:#7b3fb0}\
-.summary{font-size:1.1rem}.muted{color:#555}.sr{position:absolute;left:-9999px}";
+.summary{font-size:1.1rem}.muted{color:#555;font-weight:400}.sr{position:absolute;left:-9999px}";
 
 /// What the page shows about one check.
 pub struct Row<'a> {
@@ -79,9 +79,10 @@ pub fn render(
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta http-equiv=\"refresh\" content=\"60\"><title>syncwatch status</title>\
          <style>{STYLE}</style></head><body><header><h1>syncwatch status</h1>\
-         <p class=\"summary\" id=\"summary\">{} checks: {} pass, {} warn, {} fail, {} error. \
+         <p class=\"summary\" id=\"summary\">{} check{}: {} pass, {} warn, {} fail, {} error. \
          {} open incident{}.</p><p class=\"muted\">As of {}. This page refreshes every minute.</p></header><main>",
         checks.len(),
+        if checks.len() == 1 { "" } else { "s" },
         count(Verdict::Pass),
         count(Verdict::Warn),
         count(Verdict::Fail),

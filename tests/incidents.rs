@@ -246,7 +246,7 @@ async fn reads_can_require_the_token_and_the_status_page_shows_a_stale_check_in_
     );
     assert!(dom.contains("<h1>syncwatch status</h1>"), "{dom}");
     assert!(
-        dom.contains("1 checks: 0 pass, 0 warn, 1 fail, 0 error. 1 open incident."),
+        dom.contains("1 check: 0 pass, 0 warn, 1 fail, 0 error. 1 open incident."),
         "{dom}"
     );
     assert!(
