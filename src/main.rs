@@ -78,7 +78,8 @@ enum Command {
         #[arg(long, default_value = "syncwatch", value_name = "NAME", value_parser = job_name)]
         push_job: String,
     },
-    /// Run as a daemon: every check on its own schedule, /metrics, /healthz, /readyz, /api/checks.
+    /// Run as a daemon: every check on its own schedule, the status page at /, /metrics,
+    /// /healthz, /readyz, /api/checks, /api/incidents.
     /// SIGHUP or a changed configuration file reloads; SIGTERM/SIGINT drain runs in flight and exit 0.
     Serve {
         /// Listen address (overrides `listen` in the settings; default 0.0.0.0:9187).
