@@ -3,8 +3,8 @@
 //! HTML and CSS (no JavaScript), readable by screen readers: verdicts are words, not colours.
 
 use crate::model::Check;
-use crate::pass::CheckResult;
 use crate::store::incidents::{Incident, PastRun};
+use crate::store::LastRun;
 use crate::verdict::{Observed, Verdict};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -38,13 +38,13 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd;vertical
 /// What the page shows about one check.
 pub struct Row<'a> {
     pub check: &'a Check,
-    pub last: Option<&'a CheckResult>,
+    pub last: Option<&'a LastRun>,
     pub history: Vec<&'a PastRun>,
 }
 
 pub fn render(
     checks: &[Check],
-    latest: &HashMap<String, CheckResult>,
+    latest: &HashMap<String, LastRun>,
     history: &[PastRun],
     incidents: &[Incident],
     now: DateTime<Utc>,

@@ -158,7 +158,27 @@ async fn page(
         .await
         .map_err(store_error)?;
     let open = app.store.incidents(true, 100).await.map_err(store_error)?;
-    let html = crate::status_page::render(&app.plan.checks, &d.latest(), &history, &open, now);
+    // The store's newest run, whichever replica ran it; else this replica's own.
+    let mut latest: std::collections::HashMap<String, crate::store::LastRun> = d
+        .latest()
+        .into_iter()
+        .map(|(name, r)| {
+            let run = crate::store::LastRun {
+                started_at: r.started_at,
+                duration: r.duration,
+                outcome: r.outcome,
+            };
+            (name, run)
+        })
+        .collect();
+    let newest: std::collections::HashMap<&str, &crate::store::incidents::PastRun> =
+        history.iter().map(|r| (r.check.as_str(), r)).collect(); // oldest first: the last wins
+    for c in &app.plan.checks {
+        if let Some(r) = newest.get(c.name.as_str()) {
+            latest.insert(c.name.clone(), r.last_run(&c.kind));
+        }
+    }
+    let html = crate::status_page::render(&app.plan.checks, &latest, &history, &open, now);
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -370,6 +370,36 @@ pub struct PastRun {
     pub verdict: String,
     pub newest_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
+    pub age_seconds: Option<f64>,
+    /// Row count, query number or HTTP status.
+    pub value: Option<f64>,
+}
+
+impl PastRun {
+    /// The run as the rest of syncwatch sees one (observed value by check kind).
+    pub fn last_run(&self, kind: &crate::model::CheckKind) -> super::LastRun {
+        use crate::verdict::{Observed, Outcome, Verdict};
+        let observed = match (self.age_seconds, self.value, kind) {
+            (Some(age_seconds), _, _) => Observed::Age {
+                age_seconds,
+                newest: self.newest_at,
+            },
+            (None, Some(v), crate::model::CheckKind::Http(_)) => {
+                Observed::Status { code: v as u16 }
+            }
+            (None, Some(value), _) => Observed::Number { value },
+            (None, None, _) => Observed::Nothing,
+        };
+        super::LastRun {
+            started_at: self.started_at,
+            duration: std::time::Duration::ZERO,
+            outcome: Outcome {
+                verdict: Verdict::parse(&self.verdict).unwrap_or(Verdict::Error),
+                observed,
+                reason: self.reason.clone(),
+            },
+        }
+    }
 }
 
 fn past_run<R: Row>(r: &R) -> Result<PastRun, sqlx::Error>
@@ -377,6 +407,7 @@ where
     usize: sqlx::ColumnIndex<R>,
     for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
     for<'q> DateTime<Utc>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> f64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(PastRun {
         check: r.try_get(0)?,
@@ -384,6 +415,8 @@ where
         verdict: r.try_get(2)?,
         newest_at: r.try_get(3)?,
         reason: r.try_get(4)?,
+        age_seconds: r.try_get(5)?,
+        value: r.try_get(6)?,
     })
 }
 
@@ -396,7 +429,7 @@ impl Store {
         to: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<PastRun>, StoreError> {
-        const SQL: &str = "SELECT check_name, started_at, verdict, newest_at, reason FROM runs \
+        const SQL: &str = "SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value FROM runs \
             WHERE check_name = $1 AND started_at >= $2 AND started_at <= $3 ORDER BY started_at LIMIT $4";
         Ok(with_pool!(self, p => {
             sqlx::query(SQL).bind(check).bind(from).bind(to).bind(limit).fetch_all(p).await?
@@ -410,8 +443,8 @@ impl Store {
         n: i64,
         since: DateTime<Utc>,
     ) -> Result<Vec<PastRun>, StoreError> {
-        const SQL: &str = "SELECT check_name, started_at, verdict, newest_at, reason FROM ( \
-            SELECT check_name, started_at, verdict, newest_at, reason, \
+        const SQL: &str = "SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value FROM ( \
+            SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value, \
                    ROW_NUMBER() OVER (PARTITION BY check_name ORDER BY started_at DESC) AS k FROM runs WHERE started_at > $2) r \
             WHERE k <= $1 ORDER BY check_name, started_at";
         Ok(with_pool!(self, p => {
