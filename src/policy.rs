@@ -108,6 +108,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Warning,
+    /// Passing again after a warning that was sent.
+    Cleared,
     /// Fresh again after the restart: no page was needed.
     AutoRemediated {
         restarted_at: DateTime<Utc>,
@@ -166,6 +168,9 @@ pub fn decide(
             } else {
                 if let (Phase::Settling, Some(at), false) = (s.phase, s.restarted_at, quiet) {
                     actions.push(Action::Notify(Notice::AutoRemediated { restarted_at: at }));
+                } else if s.warn_notified && !quiet {
+                    // Whoever heard the warning (and a status page) hears that it is over.
+                    actions.push(Action::Notify(Notice::Cleared));
                 }
                 s = reset(&s);
             }

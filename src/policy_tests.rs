@@ -187,7 +187,7 @@ fn warn_notifies_once_per_episode_and_never_pages() {
         vec![
             vec![Action::Notify(Notice::Warning)],
             vec![],
-            vec![],
+            vec![Action::Notify(Notice::Cleared)],
             vec![Action::Notify(Notice::Warning)]
         ]
     );

@@ -417,4 +417,27 @@ async fn checks_failing_together_on_one_source_call_one_incident_and_a_warning_d
     let posted = slack.posted_to(&id);
     assert_eq!(posted.len(), 2, "{posted:?}");
     assert!(posted[1].starts_with("Also failing: d:"), "{posted:?}");
+
+    // Fresh data: the warning is over and the component operational again.
+    common::sqlite_partner(
+        &f.dir.path().join("partner.db"),
+        "UPDATE t SET ts = datetime('now'); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) \
+         INSERT INTO t SELECT datetime('now') FROM n;",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // Statuspage: 1 request/s
+    let (code, out) = cli(&f, &["run", "--all"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(sp.component("cmp_c"), "operational", "{out}");
+    assert!(list(&f, false).is_empty(), "a, b and d resolved");
+    assert!(
+        slack
+            .posted_to(&id)
+            .iter()
+            .filter(|t| t.starts_with("Resolved"))
+            .count()
+            == 3,
+        "the channel hears each resolve: {:?}",
+        slack.posted_to(&id)
+    );
 }

@@ -83,6 +83,9 @@ pub fn run_events(
             }
             Action::Page { reminder: true, .. } => ("reminder", format!("reminded {route}")),
             Action::Notify(Notice::Warning) => ("notice", "warning sent".to_string()),
+            Action::Notify(Notice::Cleared) => {
+                ("notice", "warning over: passing again".to_string())
+            }
             Action::Notify(Notice::AutoRemediated { .. }) => (
                 "notice",
                 "fresh again after the restart; no page needed".to_string(),

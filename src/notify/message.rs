@@ -99,6 +99,7 @@ pub fn summary(action: &Action, ctx: &Context<'_>) -> String {
             )
         }
         Action::Notify(Notice::Warning) => format!("{c}: {what}"),
+        Action::Notify(Notice::Cleared) => format!("{c} passes again; the warning is over"),
         Action::Notify(Notice::AutoRemediated { restarted_at }) => format!(
             "{c} is fresh again after restarting {} at {}; no page was needed",
             target(ctx).unwrap_or_else(|| "the sync".into()),
@@ -199,6 +200,10 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                     json!({ "event_action": "resolve", "dedup_key": key })
                 }
                 (NotifierKind::PagerDuty { .. }, _) => pd_trigger(&text, &key, action, ctx),
+                (
+                    NotifierKind::Slack { .. },
+                    Action::Notify(Notice::Cleared | Notice::AutoRemediated { .. }),
+                ) => slack(&text, "resolve", ctx),
                 (NotifierKind::Slack { .. }, _) => slack(&text, event, ctx),
                 (NotifierKind::Webhook { .. }, _) => generic(&text, event, &key, ctx),
                 (NotifierKind::Statuspage(sp), _) => statuspage(sp, &text, action, ctx)?,
@@ -256,7 +261,7 @@ fn statuspage(
             Some(json!({ "status": "resolved", "body": format!("{name} is up to date again.") })),
         ),
         Action::Notify(Notice::Warning) => ("degraded_performance", None),
-        Action::Notify(Notice::AutoRemediated { .. }) => ("operational", None),
+        Action::Notify(Notice::AutoRemediated { .. } | Notice::Cleared) => ("operational", None),
         Action::Restart => return None,
     };
     let _ = text;
