@@ -246,15 +246,24 @@ fn body(raw: &str) -> Result<ChangeBody, Refused> {
     })
 }
 
+/// A change's caller must hold the token; its body says who (default "api") and why.
+fn change_request(
+    d: &Daemon,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<(String, Option<String>), Refused> {
+    authorized(d, headers)?;
+    let b = body(raw)?;
+    Ok((b.by.unwrap_or_else(|| "api".into()), b.note))
+}
+
 async fn ack(
     State(d): State<Arc<Daemon>>,
     headers: HeaderMap,
     Path(id): Path<i64>,
     raw: String,
 ) -> Result<Json<Value>, Refused> {
-    authorized(&d, &headers)?;
-    let b = body(&raw)?;
-    let by = b.by.unwrap_or_else(|| "api".into());
+    let (by, _) = change_request(&d, &headers, &raw)?;
     change(&d, id, crate::store::incidents::Change::Ack { by: &by }).await
 }
 
@@ -264,10 +273,8 @@ async fn resolve(
     Path(id): Path<i64>,
     raw: String,
 ) -> Result<Json<Value>, Refused> {
-    authorized(&d, &headers)?;
-    let b = body(&raw)?;
-    let by = b.by.unwrap_or_else(|| "api".into());
-    let Some(note) = b.note.filter(|n| !n.trim().is_empty()) else {
+    let (by, note) = change_request(&d, &headers, &raw)?;
+    let Some(note) = note.filter(|n| !n.trim().is_empty()) else {
         return Err(Refused(
             StatusCode::BAD_REQUEST,
             "a resolve needs a note: {\"note\": \"what was done\"}".into(),
