@@ -441,3 +441,44 @@ async fn checks_failing_together_on_one_source_call_one_incident_and_a_warning_d
         slack.posted_to(&id)
     );
 }
+
+/// A critical HTTP check (no source) calls an incident of its own, and its resolve reaches
+/// the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_http_check_calls_its_own_incident() {
+    use common::contracts::SLACK_PATH;
+    let (slack, slack_url) = Slack::start().await;
+    let slack_api = slack_url.replace(SLACK_PATH, "/api");
+    let service =
+        common::http_server::start(vec![("/healthz", common::http_server::ok("ok"))]).await;
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         notifiers:\n  bot: {{ type: slack, bot_token: xoxb-test-token, channel: C0INCIDENTS, base_url: \"{slack_api}\" }}\n\
+         incidents: {{ call: {{ slack: bot }} }}\n"
+    );
+    let checks = format!(
+        "checks:\n  - name: van_api\n    labels: {{ tier: critical }}\n    http: {{ url: \"{}/missing\", expect_status: 200 }}\n    on_failure: {{ after: 1, page: bot }}\n",
+        service.base
+    );
+    let f = Fixture::new(&settings, &[("api.yaml", &checks)]);
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    let channels = slack.channels.lock().unwrap().clone();
+    let (name, id) = channels
+        .into_iter()
+        .next()
+        .expect("a channel for the critical check");
+    assert!(name.starts_with("inc-van_api-"), "{name}");
+    assert_eq!(list(&f, false)[0]["call"], name.as_str());
+
+    std::fs::write(
+        f.path().join("checks/api.yaml"),
+        checks.replace("/missing", "/healthz"),
+    )
+    .unwrap();
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    let posted = slack.posted_to(&id);
+    assert!(
+        posted.iter().any(|t| t.starts_with("Resolved")),
+        "{posted:?}"
+    );
+}

@@ -67,6 +67,8 @@ pub(crate) const TOLD: &str = "SELECT DISTINCT notifier FROM outbox WHERE dedup_
      AND event IN ('page', 'reminder', 'escalate') ORDER BY notifier";
 pub(crate) const OPEN_ON_SOURCE_CHECKS: &str = "SELECT id, check_name, call_name FROM incidents \
      WHERE source = $1 AND resolved_at IS NULL ORDER BY id";
+pub(crate) const OPEN_BY_KEY: &str =
+    "SELECT id, check_name, call_name FROM incidents WHERE dedup_key = $1";
 pub(crate) const CALL_OF: &str = "SELECT call_name FROM incidents WHERE dedup_key = $1";
 /// A call ends when the last incident it covers is resolved.
 pub(crate) const CLOSE_CALL: &str =

@@ -33,9 +33,10 @@ macro_rules! track_in_tx {
                         .bind(&inc.summary).bind(inc.since).bind(inc.opened_at).bind(&inc.prog_lead).bind(&inc.route)
                         .execute(&mut *$tx).await?;
                     if let Some(rules) = &settings.incidents.call {
+                        // The open incidents of the check's source (an HTTP check has none but its own).
                         let open: Vec<(i64, String, Option<String>)> = match &check.source {
                             Some(src) => sqlx::query_as(si::OPEN_ON_SOURCE_CHECKS).bind(src).fetch_all(&mut *$tx).await?,
-                            None => Vec::new(),
+                            None => sqlx::query_as(si::OPEN_BY_KEY).bind(key).fetch_all(&mut *$tx).await?,
                         };
                         let existing = open.iter().find_map(|(_, _, c)| c.clone());
                         let name = if let Some(name) = existing {
