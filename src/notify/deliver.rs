@@ -93,46 +93,54 @@ pub(super) fn join(base: &url::Url, path: &str) -> String {
 
 /// Sends and classifies. `slack_api`: a 200 may still be `{"ok": false}`.
 pub(super) async fn send(req: reqwest::RequestBuilder, slack_api: bool) -> Delivery {
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Delivery::Retry {
-                after: None,
-                error: describe(&e),
-            }
-        }
-    };
+    match request(req, slack_api).await {
+        Ok(_) => Delivery::Delivered,
+        Err(d) => d,
+    }
+}
+
+/// Sends and classifies like `send`, keeping the accepted answer's JSON body (`Null` if it
+/// has none) for callers that need what was made (a channel id, an incident id).
+pub(super) async fn request(
+    req: reqwest::RequestBuilder,
+    slack_api: bool,
+) -> Result<Value, Delivery> {
+    let resp = req.send().await.map_err(|e| Delivery::Retry {
+        after: None,
+        error: describe(&e),
+    })?;
     let status = resp.status();
     let retry_after = retry_after(&resp);
     let text = resp.text().await.unwrap_or_default();
     let snippet: String = text.chars().take(300).collect();
+    let body = serde_json::from_str::<Value>(&text);
     match status.as_u16() {
-        200..=299 if slack_api => match serde_json::from_str::<Value>(&text) {
-            Ok(v) if v["ok"] == Value::Bool(true) => Delivery::Delivered,
-            Ok(v) if v["error"] == "ratelimited" => Delivery::Retry {
+        200..=299 if slack_api => match body {
+            Ok(v) if v["ok"] == Value::Bool(true) => Ok(v),
+            Ok(v) if v["error"] == "ratelimited" => Err(Delivery::Retry {
                 after: retry_after,
                 error: "Slack: ratelimited".into(),
-            },
-            Ok(v) => Delivery::GiveUp(format!(
+            }),
+            Ok(v) => Err(Delivery::GiveUp(format!(
                 "Slack refused: {}",
                 v["error"].as_str().unwrap_or("unknown error")
-            )),
-            Err(_) => Delivery::Retry {
+            ))),
+            Err(_) => Err(Delivery::Retry {
                 after: None,
                 error: format!("Slack answered {status} with {snippet}"),
-            },
+            }),
         },
-        200..=299 => Delivery::Delivered,
+        200..=299 => Ok(body.unwrap_or(Value::Null)),
         // Statuspage throttles with 420; everyone else with 429.
-        420 | 429 => Delivery::Retry {
+        420 | 429 => Err(Delivery::Retry {
             after: retry_after,
             error: format!("rate limited ({status})"),
-        },
-        500..=599 => Delivery::Retry {
+        }),
+        500..=599 => Err(Delivery::Retry {
             after: retry_after,
             error: format!("{status}: {snippet}"),
-        },
-        _ => Delivery::GiveUp(format!("{status}: {snippet}")),
+        }),
+        _ => Err(Delivery::GiveUp(format!("{status}: {snippet}"))),
     }
 }
 

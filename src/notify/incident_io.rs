@@ -2,7 +2,7 @@
 //! invite the Prog Lead, post) and the Statuspage component and incident (created once, kept
 //! in the store, honouring the 1 request/s limit).
 
-use super::deliver::{join, send, Delivery, TIMEOUT};
+use super::deliver::{join, request, send, Delivery, TIMEOUT};
 use crate::app::App;
 use crate::model::Statuspage;
 use crate::store::OutboxItem;
@@ -29,10 +29,13 @@ pub async fn slack_call(
     };
     let mut channel = app.store.call_channel(&name).await.ok().flatten();
     if channel.is_none() && p["create"] == json!(true) {
-        match slack_json(web(
-            "conversations.create",
-            json!({ "name": name, "is_private": false }),
-        ))
+        match request(
+            web(
+                "conversations.create",
+                json!({ "name": name, "is_private": false }),
+            ),
+            true,
+        )
         .await
         {
             Ok(v) => {
@@ -59,10 +62,13 @@ pub async fn slack_call(
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
                 if !users.is_empty() {
-                    let invited = slack_json(web(
-                        "conversations.invite",
-                        json!({ "channel": id, "users": users.join(",") }),
-                    ))
+                    let invited = request(
+                        web(
+                            "conversations.invite",
+                            json!({ "channel": id, "users": users.join(",") }),
+                        ),
+                        true,
+                    )
                     .await;
                     match invited {
                         Ok(_) => {}
@@ -92,36 +98,6 @@ pub async fn slack_call(
         true,
     )
     .await
-}
-
-/// Calls a Slack Web API method; `Err` carries how to treat the failure.
-async fn slack_json(req: reqwest::RequestBuilder) -> Result<Value, Delivery> {
-    let resp = req.send().await.map_err(|e| Delivery::Retry {
-        after: None,
-        error: super::deliver::describe(&e),
-    })?;
-    let status = resp.status();
-    let after = super::deliver::retry_after(&resp);
-    let v: Value = resp.json().await.unwrap_or_default();
-    match (status.as_u16(), &v["ok"]) {
-        (200..=299, Value::Bool(true)) => Ok(v),
-        (429, _) => Err(Delivery::Retry {
-            after,
-            error: "Slack: ratelimited".into(),
-        }),
-        (500..=599, _) => Err(Delivery::Retry {
-            after,
-            error: format!("Slack answered {status}"),
-        }),
-        _ if v["error"] == "ratelimited" => Err(Delivery::Retry {
-            after,
-            error: "Slack: ratelimited".into(),
-        }),
-        _ => Err(Delivery::GiveUp(format!(
-            "Slack refused: {}",
-            v["error"].as_str().unwrap_or("unknown error")
-        ))),
-    }
 }
 
 /// Waits until this notifier may send again (Statuspage allows one request a second per key).
@@ -205,48 +181,21 @@ pub async fn statuspage(app: &App, item: &OutboxItem, sp: &Statuspage) -> Delive
             ),
         };
         pace(app, &item.notifier).await;
-        let resp = match req
+        let sent = req
             .header("Authorization", &auth)
             .json(&json!({ "incident": body }))
-            .timeout(TIMEOUT)
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                return Delivery::Retry {
-                    after: None,
-                    error: super::deliver::describe(&e),
-                }
-            }
+            .timeout(TIMEOUT);
+        let v = match request(sent, false).await {
+            Ok(v) => v,
+            Err(d) => return d,
         };
-        let code = resp.status().as_u16();
-        let after = super::deliver::retry_after(&resp);
-        let v: Value = resp.json().await.unwrap_or_default();
-        match code {
-            200..=299 => {
-                crate::store::failpoint("after_statuspage_write");
-                // Keep the id, whether created now or found in the unresolved list.
-                let made = id.as_deref().or(v["id"].as_str());
-                if let (false, Some(made)) = (stored, made) {
-                    let _ = app.store.set_statuspage_id(&item.dedup_key, made).await;
-                }
-                did.push(verb);
-            }
-            420 | 429 => {
-                return Delivery::Retry {
-                    after,
-                    error: format!("Statuspage rate limited ({code})"),
-                }
-            }
-            500..=599 => {
-                return Delivery::Retry {
-                    after,
-                    error: format!("Statuspage answered {code}"),
-                }
-            }
-            _ => return Delivery::GiveUp(format!("Statuspage refused: {code}: {v}")),
+        crate::store::failpoint("after_statuspage_write");
+        // Keep the id, whether created now or found in the unresolved list.
+        let made = id.as_deref().or(v["id"].as_str());
+        if let (false, Some(made)) = (stored, made) {
+            let _ = app.store.set_statuspage_id(&item.dedup_key, made).await;
         }
+        did.push(verb);
     }
     finish(app, item, did).await
 }

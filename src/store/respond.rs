@@ -146,23 +146,12 @@ macro_rules! respond_in_tx {
                     .execute(&mut *$tx)
                     .await?;
             }
-            for $crate::notify::message::Envelope {
-                notifier,
-                event,
-                dedup_key,
-                payload,
-            } in $crate::notify::message::render(action, &ctx)
-            {
-                sqlx::query($crate::store::respond::ADD_OUTBOX)
-                    .bind(now)
-                    .bind(&check.name)
-                    .bind(notifier)
-                    .bind(event)
-                    .bind(dedup_key)
-                    .bind(payload.to_string())
-                    .execute(&mut *$tx)
-                    .await?;
-            }
+            $crate::store::incidents::outbox_in_tx!(
+                $tx,
+                now,
+                &check.name,
+                &$crate::notify::message::render(action, &ctx)
+            );
         }
         decision
     }};
