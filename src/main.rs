@@ -13,6 +13,8 @@ use syncwatch::pass::{self, Selection};
 use syncwatch::verdict::Verdict;
 use syncwatch::{app::App, daemon, demo, report};
 
+mod cli;
+
 /// Exit codes (CronJob mode): 0 ran, 1 at or above --fail-on, 2 runtime error, 78 bad configuration.
 const EXIT_THRESHOLD: u8 = 1;
 const EXIT_RUNTIME: u8 = 2;
@@ -54,6 +56,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Connect to every source and show the server version, latency, session time zone,
+    /// statement timeout, and whether syncwatch's role there could write.
+    /// Exit 0 all good · 1 a source could write · 2 a source is unreachable.
+    Doctor {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Run one pass: the checks that are due (or --all / --only), record results, print them.
     Run {
         /// Run every check, due or not.
@@ -315,6 +324,10 @@ fn load(path: &Path) -> Result<Plan, u8> {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Doctor { format } => match load(&settings_path(&cli.config)) {
+            Ok(plan) => cli::doctor::run(&plan, format == Format::Json).await,
+            Err(code) => Ok(code),
+        },
         Command::Validate { format } => Ok(validate(&settings_path(&cli.config), format)),
         Command::Plan { format, next } => {
             let plan = match load(&settings_path(&cli.config)) {

@@ -16,7 +16,8 @@ use tokio::sync::Semaphore;
 /// Which checks a pass runs.
 #[derive(Debug, Clone)]
 pub enum Selection {
-    /// Those whose schedule fired since their last recorded run.
+    /// Those whose schedule fired since their last recorded run, and those whose re-check
+    /// after a restart is due.
     Due,
     All,
     /// These names, due or not.
@@ -77,11 +78,20 @@ pub async fn select(
         Selection::Indices(list) => list.iter().copied().filter(|i| *i < checks.len()).collect(),
         Selection::Due => {
             let states = app.store.states().await?;
+            // A re-check after a restart's `settle` is due whatever the cron schedule says.
+            let rechecks: std::collections::HashSet<String> = app
+                .store
+                .due_rechecks(now)
+                .await?
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
             (0..checks.len())
                 .filter(|i| {
                     let c = &checks[*i];
-                    c.schedule
-                        .is_due(states.get(&c.name).map(|s| s.last_run_at), now)
+                    rechecks.contains(&c.name)
+                        || c.schedule
+                            .is_due(states.get(&c.name).map(|s| s.last_run_at), now)
                 })
                 .collect()
         }

@@ -153,7 +153,7 @@ async fn checks_cannot_write_to_the_partner_database() {
     let checks = format!(
         "defaults: {{ source: my }}\nchecks:\n\
          \x20 - name: writes_via_function\n    sql: {{ query: \"SELECT {d}.sneaky()\", error_if: \"> 5\" }}\n\
-         \x20 - name: injects_via_filter\n    row_count: {{ table: {d}.events, filter: \"1=1; DELETE FROM {d}.events\", error_below: 1 }}\n"
+         \x20 - name: injects_via_filter\n    row_count: {{ table: {d}.events, filter: \"1=1); DELETE FROM {d}.events; SELECT (1\", error_below: 1 }}\n"
     );
     let f = Fixture::new(&settings(), &[("my.yaml", &checks)]);
     let (_, got) = run_all(f.plan()).await;
@@ -169,5 +169,11 @@ async fn checks_cannot_write_to_the_partner_database() {
         reason.starts_with("refused: checks are read-only"),
         "{reason}"
     );
+    // Valid SQL if sent as plain text: the refusal is syncwatch's, not a syntax error.
     assert_eq!(got["injects_via_filter"].verdict, Verdict::Error);
+    let reason = got["injects_via_filter"].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("refused: one statement only"),
+        "{reason}"
+    );
 }

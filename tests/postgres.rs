@@ -174,7 +174,7 @@ async fn checks_cannot_write_to_the_partner_database() {
     let checks = format!(
         "defaults: {{ source: pg }}\nchecks:\n\
          \x20 - name: writes_via_function\n    sql: {{ query: \"SELECT {s}.sneaky()\", error_if: \"> 5\" }}\n\
-         \x20 - name: injects_via_filter\n    row_count: {{ table: {s}.events, filter: \"1=1; DELETE FROM {s}.events\", error_below: 1 }}\n"
+         \x20 - name: injects_via_filter\n    row_count: {{ table: {s}.events, filter: \"1=1); DELETE FROM {s}.events; SELECT (1\", error_below: 1 }}\n"
     );
     let f = Fixture::new(&settings(), &[("pg.yaml", &checks)]);
     let (_, got) = run_all(f.plan()).await;
@@ -190,7 +190,13 @@ async fn checks_cannot_write_to_the_partner_database() {
         reason.starts_with("refused: checks are read-only"),
         "{reason}"
     );
+    // Valid SQL if sent as plain text: the refusal is syncwatch's, not a syntax error.
     assert_eq!(got["injects_via_filter"].verdict, Verdict::Error);
+    let reason = got["injects_via_filter"].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("refused: one statement only"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -226,5 +232,54 @@ async fn a_failed_query_leaves_its_pooled_connection_usable() {
             got[&format!("fine{i}")]
         );
         assert_eq!(got[&format!("count{i}")].verdict, Verdict::Pass);
+    }
+}
+
+#[tokio::test]
+async fn infinity_timestamps_are_read_and_named_in_the_reason() {
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let s = unique("inf");
+    pg.execute(
+        format!(
+            "CREATE SCHEMA {s};
+             CREATE TABLE {s}.up (tstz timestamptz, ts timestamp, d date);
+             INSERT INTO {s}.up VALUES ('infinity', 'infinity', 'infinity');
+             CREATE TABLE {s}.down (tstz timestamptz, ts timestamp, d date);
+             INSERT INTO {s}.down VALUES ('-infinity', '-infinity', '-infinity');"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let mut checks = String::from("defaults: { source: pg }\nchecks:\n");
+    for table in ["up", "down"] {
+        for col in ["tstz", "ts", "d"] {
+            // Generated SQL (text protocol) and user SQL (extended protocol, binary values).
+            checks.push_str(&format!(
+                "  - name: {table}_{col}\n    freshness: {{ table: {s}.{table}, column: {col}, error_after: 1h }}\n\
+                 \x20 - name: {table}_{col}_filtered\n    freshness: {{ table: {s}.{table}, column: {col}, filter: \"true\", error_after: 1h }}\n"
+            ));
+        }
+    }
+    let f = Fixture::new(&settings(), &[("pg.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    drop_schema(&mut pg, &s).await;
+    for col in ["tstz", "ts", "d"] {
+        for suffix in ["", "_filtered"] {
+            let up = &got[&format!("up_{col}{suffix}")];
+            assert_eq!(up.verdict, Verdict::Warn, "{col}{suffix}: {up:?}");
+            assert!(
+                up.reason.as_deref().unwrap().contains("'infinity'"),
+                "{up:?}"
+            );
+            let down = &got[&format!("down_{col}{suffix}")];
+            assert_eq!(down.verdict, Verdict::Fail, "{col}{suffix}: {down:?}");
+            assert!(
+                down.reason.as_deref().unwrap().contains("'-infinity'"),
+                "{down:?}"
+            );
+        }
     }
 }

@@ -74,8 +74,15 @@ impl World {
 
     /// One `syncwatch run --all`, as a CronJob tick; returns the check's JSON and the outbox summary.
     async fn run(&self) -> (Value, Value) {
+        self.run_with(&["--all"]).await
+    }
+
+    /// One `syncwatch run` with these arguments; the check's JSON (null if it did not run).
+    async fn run_with(&self, args: &[&str]) -> (Value, Value) {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
-            .args(["run", "--all", "--format", "json", "--config"])
+            .arg("run")
+            .args(args)
+            .args(["--format", "json", "--config"])
             .arg(self.f.settings_path())
             .output()
             .await
@@ -106,6 +113,35 @@ const RESTART: &str = "      restart: { kubernetes: { namespace: syncs, deployme
 
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test]
+async fn cronjob_rechecks_an_hourly_check_once_settle_has_passed() {
+    // Regression: `syncwatch run` (no --all) only ran checks whose cron fired, so an hourly
+    // check restarted at :05 waited until the next hour for its re-check and its page.
+    let Some(mut w) = world(RESTART, false).await else {
+        return;
+    };
+    let checks = std::fs::read_to_string(w.f.path().join("checks/van.yaml")).unwrap();
+    std::fs::write(
+        w.f.path().join("checks/van.yaml"),
+        checks.replace(
+            "    source: pg\n",
+            "    source: pg\n    schedule: \"0 * * * *\"\n",
+        ),
+    )
+    .unwrap();
+    w.data_age(7).await;
+    let (c, _) = w.run_with(&[]).await; // never ran: due
+    assert_eq!(c["response"], "restart", "{c}");
+    let (c, _) = w.run_with(&[]).await; // settling, and the hour has not come
+    assert_eq!(c, Value::Null, "not due yet: {c}");
+    settle().await;
+    let (c, outbox) = w.run_with(&[]).await;
+    assert_eq!(c["response"], "page", "the re-check ran and paged: {c}");
+    assert_eq!(outbox["pending"], 0);
+    assert_eq!(w.pd.triggers().len(), 1);
+    w.cleanup().await;
 }
 
 #[tokio::test]

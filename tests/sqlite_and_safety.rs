@@ -63,8 +63,8 @@ async fn sqlite_freshness_for_text_and_epoch_columns() {
 async fn sqlite_sources_are_opened_read_only() {
     let f = Fixture::new("", &[]);
     let db = partner_db(f.path()).await;
-    // The first statement yields no row, so the driver goes on to the DELETE: only the
-    // read-only connection stops it.
+    // The first statement yields no row, so the driver would go on to the DELETE: the
+    // statement count refuses it first, and the read-only connection would stop it anyway.
     let checks = "defaults: { source: lite }\nchecks:\n  - name: injects\n    row_count: { table: t, filter: \"0) GROUP BY kind; DELETE FROM t; SELECT (1\", error_below: 1 }\n";
     std::fs::write(f.path().join("checks/lite.yaml"), checks).unwrap();
     std::fs::write(
@@ -89,7 +89,7 @@ async fn sqlite_sources_are_opened_read_only() {
     );
     let reason = got["injects"].reason.as_deref().unwrap();
     assert!(
-        reason.starts_with("refused: checks are read-only"),
+        reason.starts_with("refused: one statement only"),
         "{reason}"
     );
 }

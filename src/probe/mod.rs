@@ -1,6 +1,9 @@
 //! Runs one check against its source and judges the result. A failed probe is data:
 //! every problem becomes an `Outcome` with verdict `error` and a reason, never an `Err`.
 
+pub mod doctor;
+pub mod exec;
+pub mod guard;
 pub mod http;
 pub mod pool;
 pub mod query;
@@ -13,6 +16,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 pub use pool::SourcePool;
 use std::collections::HashMap;
+use value::Raw;
 
 /// Everything a probe may touch: the source pools and the HTTP client.
 pub struct Probes {
@@ -42,7 +46,23 @@ async fn freshness(src: &SourcePool, f: &Freshness) -> Result<Outcome, String> {
         .map_err(|e| format!("newest timestamp: {e}"))?;
     let clock: DateTime<Utc> =
         value::timestamp(&row[1], Tz::UTC)?.ok_or("the database clock was NULL")?;
-    Ok(judge::age(newest, clock, &f.thresholds, f.on_empty))
+    let mut outcome = judge::age(newest, clock, &f.thresholds, f.on_empty);
+    match row[0] {
+        // Later than any real load: a placeholder or a bad row, never "fresh".
+        Raw::Infinity(true) => {
+            outcome.verdict = outcome.verdict.max(crate::verdict::Verdict::Warn);
+            outcome.reason = Some(
+                "the newest value is 'infinity', later than any real time (a placeholder row?)"
+                    .into(),
+            );
+        }
+        Raw::Infinity(false) => {
+            let judged = outcome.reason.take().unwrap_or_default();
+            outcome.reason = Some(format!("the newest value is '-infinity': {judged}"));
+        }
+        _ => {}
+    }
+    Ok(outcome)
 }
 
 async fn row_count(src: &SourcePool, r: &RowCount) -> Result<Outcome, String> {

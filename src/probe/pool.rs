@@ -1,14 +1,17 @@
 //! Connection pools for partner databases: lazy, capped per source, read-only by construction.
 //! Owns how a query is run (own short read-only transaction, timeouts); not what it asks.
 
+use super::exec;
+use super::query::Sql;
 use super::value::Raw;
 use crate::model::{Engine, SourceSpec};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use secrecy::ExposeSecret;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgValueFormat};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{ConnectOptions, Connection, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,34 +23,7 @@ pub enum PoolError {
     Options { source_name: String, reason: String },
 }
 
-/// Acquires a connection, runs `$sql` in one transaction opened with `$begin` and always rolled
-/// back, and decodes the first row with `$raw`. A connection abandoned by the timeout is closed,
-/// not returned to the pool mid-protocol. Each use type-checks against its own driver.
-macro_rules! first_row_in_tx {
-    ($self:ident, $pool:expr, $begin:expr, $raw:ident, $sql:expr, $cols:expr, $limit:expr) => {{
-        let mut conn = match $pool.acquire().await {
-            Ok(c) => c,
-            Err(e) => {
-                return Err($self
-                    .acquire_error(e, $pool.connect_options().connect())
-                    .await)
-            }
-        };
-        let run = async {
-            let mut tx = conn.begin_with($begin).await?;
-            let row = tx.fetch_optional($sql).await?;
-            tx.rollback().await?;
-            Ok::<_, sqlx::Error>(row.map(|r| (0..$cols).map(|i| $raw(&r, i)).collect::<Vec<Raw>>()))
-        };
-        let out = tokio::time::timeout($limit, run).await;
-        if out.is_err() {
-            conn.close_on_drop();
-        }
-        out
-    }};
-}
-
-enum Pool {
+pub(super) enum Pool {
     Pg(PgPool),
     My(MySqlPool),
     Lite(SqlitePool),
@@ -133,64 +109,57 @@ impl SourcePool {
         Arc::clone(&self.permits)
     }
 
-    /// Runs `sql` in its own read-only transaction and returns the first row's first `cols` values.
-    /// `query.generated`: the text is entirely syncwatch's (quoted identifiers, no user SQL), so on
-    /// PostgreSQL the transaction travels in one round trip; user SQL goes through the extended
-    /// protocol, which refuses a second statement.
-    pub async fn first_row(
-        &self,
-        query: &super::query::Sql,
-        cols: usize,
-    ) -> Result<Vec<Raw>, String> {
-        let (sql, generated) = (query.text.as_str(), query.generated);
+    /// Runs `query` in its own read-only transaction, always rolled back, and returns the first
+    /// row's first `cols` values. SQL that syncwatch wrote entirely travels as plain text (on
+    /// PostgreSQL with the transaction, in one round trip); SQL holding user text goes as one
+    /// prepared statement (extended protocol), which the server refuses to split into several,
+    /// and is then checked for anything it left on the session (see `exec`). A connection that
+    /// timed out, or that such SQL touched, is closed instead of returned to the pool.
+    pub async fn first_row(&self, query: &Sql, cols: usize) -> Result<Vec<Raw>, String> {
+        if let (Engine::MySql, Some(user)) = (self.spec.engine, &query.user) {
+            super::guard::mysql(user).map_err(|why| format!("refused: {why}"))?;
+        }
         let limit = self.spec.statement_timeout + Duration::from_millis(500);
-        let stmt = self.spec.statement_timeout;
-        let late = || {
-            format!(
-                "query did not finish within statement_timeout {}",
-                crate::duration::canonical(stmt)
-            )
-        };
-        // Each check opens its own read-only transaction in one round trip. PostgreSQL and MySQL
-        // sessions also default to read-only, and PostgreSQL's statement_timeout is set per session.
-        let begin = match self.spec.engine {
-            Engine::Postgres => "BEGIN READ ONLY",
-            Engine::MySql => "START TRANSACTION READ ONLY",
-            Engine::Sqlite => "BEGIN",
-        };
         let result = match &self.pool {
-            Pool::Pg(p) if generated => {
-                let mut conn = match p.acquire().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Err(self.acquire_error(e, p.connect_options().connect()).await)
-                    }
-                };
-                let one_trip = format!("BEGIN READ ONLY; {sql}; ROLLBACK");
-                let out =
-                    tokio::time::timeout(limit, conn.fetch_optional(sqlx::raw_sql(&one_trip)))
-                        .await;
-                match &out {
-                    Err(_) => conn.close_on_drop(),
-                    // The failed statement left the transaction open (aborted): end it.
-                    Ok(Err(_)) => {
-                        if conn.execute("ROLLBACK").await.is_err() {
-                            conn.close_on_drop();
-                        }
-                    }
-                    Ok(Ok(_)) => {}
-                }
-                out.map(|r| r.map(|row| row.map(|r| (0..cols).map(|i| pg_raw(&r, i)).collect())))
+            Pool::Pg(p) => {
+                let mut conn = self.acquire(p).await?;
+                let out = tokio::time::timeout(limit, exec::postgres(&mut conn, query, cols)).await;
+                close_if_late(conn, out)
             }
-            Pool::Pg(p) => first_row_in_tx!(self, p, begin, pg_raw, sql, cols, limit),
-            Pool::My(p) => first_row_in_tx!(self, p, begin, my_raw, sql, cols, limit),
-            Pool::Lite(p) => first_row_in_tx!(self, p, begin, lite_raw, sql, cols, limit),
+            Pool::My(p) => {
+                let mut conn = self.acquire(p).await?;
+                let out = tokio::time::timeout(limit, exec::mysql(&mut conn, query, cols)).await;
+                close_if_late(conn, out)
+            }
+            Pool::Lite(p) => {
+                let mut conn = self.acquire(p).await?;
+                let out = tokio::time::timeout(limit, exec::sqlite(&mut conn, query, cols)).await;
+                close_if_late(conn, out)
+            }
         };
         match result {
-            Err(_) => Err(late()),
-            Ok(Err(e)) => Err(self.describe(e)),
-            Ok(Ok(None)) => Err("the query returned no row".into()),
-            Ok(Ok(Some(values))) => Ok(values),
+            None => Err(format!(
+                "query did not finish within statement_timeout {}",
+                crate::duration::canonical(self.spec.statement_timeout)
+            )),
+            Some(Err(exec::Failure::Refused(why))) => {
+                Err(redact(&format!("refused: {why}"), &self.spec))
+            }
+            Some(Err(exec::Failure::Db(e))) => Err(self.describe(e)),
+            Some(Ok(None)) => Err("the query returned no row".into()),
+            Some(Ok(Some(values))) => Ok(values),
+        }
+    }
+
+    pub(super) async fn acquire<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<PoolConnection<DB>, String> {
+        match pool.acquire().await {
+            Ok(c) => Ok(c),
+            Err(e) => Err(self
+                .acquire_error(e, pool.connect_options().connect())
+                .await),
         }
     }
 
@@ -237,7 +206,15 @@ impl SourcePool {
                         "query exceeded statement_timeout {} ({msg})",
                         crate::duration::canonical(s.statement_timeout)
                     ),
-                    "25006" => format!("refused: checks are read-only ({msg})"),
+                    // 25006: a write in a read-only transaction; 25001: an attempt to make the
+                    // transaction read-write after it started.
+                    "25006" | "25001" => format!("refused: checks are read-only ({msg})"),
+                    "0A000" if msg.contains("data-modifying") => {
+                        format!("refused: checks are read-only ({msg})")
+                    }
+                    "42601" if msg.contains("multiple commands") => {
+                        format!("refused: {} ({msg})", super::guard::ONE_STATEMENT)
+                    }
                     _ if msg.contains("readonly database") => {
                         format!("refused: checks are read-only ({msg})")
                     }
@@ -250,11 +227,29 @@ impl SourcePool {
         redact(&text, s)
     }
 
+    pub(super) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     pub async fn close(&self) {
         match &self.pool {
             Pool::Pg(p) => p.close().await,
             Pool::My(p) => p.close().await,
             Pool::Lite(p) => p.close().await,
+        }
+    }
+}
+
+/// `None` if the query outlived its limit; the connection is then mid-protocol and is closed.
+fn close_if_late<DB: sqlx::Database, T>(
+    mut conn: PoolConnection<DB>,
+    out: Result<T, tokio::time::error::Elapsed>,
+) -> Option<T> {
+    match out {
+        Ok(v) => Some(v),
+        Err(_) => {
+            conn.close_on_drop();
+            None
         }
     }
 }
@@ -292,12 +287,15 @@ fn urlencoding_decode(s: &str) -> Result<String, std::str::Utf8Error> {
         .unwrap_or_else(|| Ok(s.to_string()))
 }
 
-fn pg_raw(row: &PgRow, i: usize) -> Raw {
+pub(super) fn pg_raw(row: &PgRow, i: usize) -> Raw {
     let ty = match row.try_get_raw(i) {
         Ok(v) if v.is_null() => return Raw::Null,
         Ok(v) => v.type_info().name().to_string(),
         Err(e) => return Raw::Other(e.to_string()),
     };
+    if let Some(inf) = pg_infinity(row, i, &ty) {
+        return inf;
+    }
     let got = match ty.as_str() {
         "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(Raw::Utc),
         "TIMESTAMP" => row.try_get::<NaiveDateTime, _>(i).map(Raw::Naive),
@@ -313,7 +311,37 @@ fn pg_raw(row: &PgRow, i: usize) -> Raw {
     got.unwrap_or_else(|e| Raw::Other(format!("{ty} ({e})")))
 }
 
-fn my_raw(row: &MySqlRow, i: usize) -> Raw {
+/// PostgreSQL's `'infinity'` and `'-infinity'` timestamps and dates, which chrono cannot hold:
+/// as text (simple protocol) or as the extreme integers of the binary format.
+fn pg_infinity(row: &PgRow, i: usize, ty: &str) -> Option<Raw> {
+    if !matches!(ty, "TIMESTAMPTZ" | "TIMESTAMP" | "DATE") {
+        return None;
+    }
+    let v = row.try_get_raw(i).ok()?;
+    let positive = match v.format() {
+        PgValueFormat::Text => match v.as_str().ok()? {
+            "infinity" => true,
+            "-infinity" => false,
+            _ => return None,
+        },
+        PgValueFormat::Binary => match v.as_bytes().ok()? {
+            b if b.len() == 8 => match i64::from_be_bytes(b.try_into().ok()?) {
+                i64::MAX => true,
+                i64::MIN => false,
+                _ => return None,
+            },
+            b if b.len() == 4 => match i32::from_be_bytes(b.try_into().ok()?) {
+                i32::MAX => true,
+                i32::MIN => false,
+                _ => return None,
+            },
+            _ => return None,
+        },
+    };
+    Some(Raw::Infinity(positive))
+}
+
+pub(super) fn my_raw(row: &MySqlRow, i: usize) -> Raw {
     let ty = match row.try_get_raw(i) {
         Ok(v) if v.is_null() => return Raw::Null,
         Ok(v) => v.type_info().name().to_string(),
@@ -338,7 +366,7 @@ fn my_raw(row: &MySqlRow, i: usize) -> Raw {
     got.unwrap_or_else(|e| Raw::Other(format!("{ty} ({e})")))
 }
 
-fn lite_raw(row: &SqliteRow, i: usize) -> Raw {
+pub(super) fn lite_raw(row: &SqliteRow, i: usize) -> Raw {
     let ty = match row.try_get_raw(i) {
         Ok(v) if v.is_null() => return Raw::Null,
         Ok(v) => v.type_info().name().to_string(),

@@ -28,26 +28,38 @@ fn now(engine: Engine) -> &'static str {
     }
 }
 
+/// User text is always wrapped in parentheses, closed on a new line so that a trailing `--`
+/// comment in it cannot swallow the closing parenthesis.
 fn filtered(mut sql: String, filter: Option<&str>) -> String {
     if let Some(f) = filter {
-        sql.push_str(&format!(" WHERE ({f})"));
+        sql.push_str(&format!(" WHERE ({f}\n)"));
     }
     sql
 }
 
-/// SQL to send, and whether syncwatch wrote all of it (no user `filter` or `query` inside).
+/// SQL to send, and the user's own SQL inside it (`filter` or `query`), if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sql {
     pub text: String,
-    pub generated: bool,
+    pub user: Option<String>,
+}
+
+impl Sql {
+    /// Whether syncwatch wrote all of it (quoted identifiers, no user text).
+    pub fn generated(&self) -> bool {
+        self.user.is_none()
+    }
 }
 
 /// Two columns: the newest timestamp and the database clock.
 pub fn freshness(engine: Engine, from: &TimestampSource) -> Sql {
-    let generated = matches!(from, TimestampSource::Column { filter: None, .. });
+    let user = match from {
+        TimestampSource::Column { filter, .. } => filter.clone(),
+        TimestampSource::Query(q) => Some(q.clone()),
+    };
     Sql {
         text: freshness_text(engine, from),
-        generated,
+        user,
     }
 }
 
@@ -66,26 +78,28 @@ fn freshness_text(engine: Engine, from: &TimestampSource) -> String {
             ),
             filter.as_deref(),
         ),
-        TimestampSource::Query(q) => format!("SELECT ({q}) AS newest, {} AS db_now", now(engine)),
+        TimestampSource::Query(q) => {
+            format!("SELECT ({q}\n) AS newest, {} AS db_now", now(engine))
+        }
     }
 }
 
 pub fn row_count(engine: Engine, t: &TableRef, filter: Option<&str>) -> Sql {
     Sql {
         text: filtered(format!("SELECT COUNT(*) FROM {}", table(engine, t)), filter),
-        generated: filter.is_none(),
+        user: filter.map(String::from),
     }
 }
 
 /// One number. PostgreSQL casts so that NUMERIC results (sum, avg) decode as a float.
 pub fn scalar(engine: Engine, q: &str) -> Sql {
     let text = match engine {
-        Engine::Postgres => format!("SELECT CAST(({q}) AS DOUBLE PRECISION)"),
-        Engine::MySql | Engine::Sqlite => format!("SELECT ({q})"),
+        Engine::Postgres => format!("SELECT CAST(({q}\n) AS DOUBLE PRECISION)"),
+        Engine::MySql | Engine::Sqlite => format!("SELECT ({q}\n)"),
     };
     Sql {
         text,
-        generated: false,
+        user: Some(q.to_string()),
     }
 }
 
@@ -123,25 +137,25 @@ mod tests {
         let sql = freshness(Engine::Postgres, &from);
         assert_eq!(
             sql.text,
-            "SELECT MAX(\"updated_at\") AS newest, now() AS db_now FROM \"van\".\"contacts\" WHERE (committee_id = 42)"
+            "SELECT MAX(\"updated_at\") AS newest, now() AS db_now FROM \"van\".\"contacts\" WHERE (committee_id = 42\n)"
         );
-        assert!(!sql.generated, "a filter is user SQL");
+        assert!(!sql.generated(), "a filter is user SQL");
         let sql = freshness(
             Engine::MySql,
             &TimestampSource::Query("SELECT max(x) FROM t".into()),
         );
         assert_eq!(
             sql.text,
-            "SELECT (SELECT max(x) FROM t) AS newest, UTC_TIMESTAMP(6) AS db_now"
+            "SELECT (SELECT max(x) FROM t\n) AS newest, UTC_TIMESTAMP(6) AS db_now"
         );
-        assert!(!sql.generated);
+        assert!(!sql.generated());
         let plain = TimestampSource::Column {
             table: t("t"),
             column: "c".into(),
             filter: None,
         };
-        assert!(freshness(Engine::Postgres, &plain).generated);
-        assert!(row_count(Engine::Postgres, &t("t"), None).generated);
-        assert!(!scalar(Engine::Postgres, "select 1").generated);
+        assert!(freshness(Engine::Postgres, &plain).generated());
+        assert!(row_count(Engine::Postgres, &t("t"), None).generated());
+        assert!(!scalar(Engine::Postgres, "select 1").generated());
     }
 }

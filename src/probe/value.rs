@@ -15,6 +15,8 @@ pub enum Raw {
     Int(i64),
     Float(f64),
     Text(String),
+    /// PostgreSQL's `'infinity'` (true) or `'-infinity'` (false) timestamp or date.
+    Infinity(bool),
     /// A type we do not interpret; carries the database's type name.
     Other(String),
 }
@@ -39,6 +41,8 @@ pub fn timestamp(raw: &Raw, tz: Tz) -> Result<Option<DateTime<Utc>>, String> {
             .map(Some)
             .ok_or_else(|| format!("{secs} is not a valid epoch-seconds timestamp")),
         Raw::Text(s) => parse_text(s, tz).map(Some),
+        Raw::Infinity(true) => Ok(Some(DateTime::<Utc>::MAX_UTC)),
+        Raw::Infinity(false) => Ok(Some(DateTime::<Utc>::MIN_UTC)),
         Raw::Other(ty) => Err(format!(
             "cannot read a timestamp from a {ty} value (cast it to a timestamp or epoch seconds)"
         )),
