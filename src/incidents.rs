@@ -21,10 +21,14 @@ pub async fn escalate_due(app: &App, now: DateTime<Utc>) -> usize {
     };
     let mut done = 0;
     for id in due {
-        match app
-            .store
-            .change_incident(id, Change::Escalate, settings, now)
-            .await
+        match crate::respond::change::change_incident(
+            &app.store,
+            id,
+            Change::Escalate,
+            settings,
+            now,
+        )
+        .await
         {
             Ok(Changed::Done(inc)) => {
                 done += 1;
@@ -67,10 +71,16 @@ pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
             .cloned(),
     );
     let text = crate::notify::incident::handoff_text(&member, rot.at(at), &open, &silences);
-    match app
-        .store
-        .announce_handoff(at, &member.name, route, &text, settings, now)
-        .await
+    match crate::respond::change::announce_handoff(
+        &app.store,
+        at,
+        &member.name,
+        route,
+        &text,
+        settings,
+        now,
+    )
+    .await
     {
         Ok(sent) => sent,
         Err(e) => {

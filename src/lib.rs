@@ -20,6 +20,7 @@ pub mod pass;
 pub mod policy;
 pub mod probe;
 pub mod report;
+pub mod respond;
 pub mod retro;
 pub mod schedule;
 pub mod scheduler;

@@ -888,10 +888,14 @@ async fn change_incident(
         Change::Escalate => "syncwatch",
     };
     Ok(
-        match app
-            .store
-            .change_incident(id, change, &app.plan.settings, Utc::now())
-            .await?
+        match syncwatch::respond::change::change_incident(
+            &app.store,
+            id,
+            change,
+            &app.plan.settings,
+            Utc::now(),
+        )
+        .await?
         {
             Changed::NotFound => {
                 eprintln!("error: no incident #{id} (`syncwatch incidents list --all`)");

@@ -5,8 +5,9 @@ use crate::app::App;
 use crate::model::Check;
 use crate::model::Silence;
 use crate::policy::Decision;
+use crate::respond::{Recording, Respond};
 use crate::shard::Shard;
-use crate::store::{CheckState, Recording, Respond, RunRecord, StoreError};
+use crate::store::{CheckState, RunRecord, StoreError};
 use crate::verdict::{Outcome, Verdict};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -229,15 +230,11 @@ async fn record(
             }
         })
         .collect();
-    match app.store.record_batch(&items).await {
+    match crate::respond::record_batch(&app.store, &items).await {
         Ok(recorded) => {
             drop(items);
             for (r, rec) in probed.iter_mut().zip(recorded) {
-                if let Some(said) = rec
-                    .decision
-                    .as_ref()
-                    .and_then(crate::store::respond::summary)
-                {
+                if let Some(said) = rec.decision.as_ref().and_then(crate::respond::summary) {
                     tracing::info!(check = %app.plan.checks[r.index].name, response = %said, "responded");
                 }
                 r.state = Some(rec.state);

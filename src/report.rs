@@ -152,7 +152,7 @@ pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String 
 pub fn response(r: &crate::pass::CheckResult) -> String {
     r.decision
         .as_ref()
-        .and_then(crate::store::respond::summary)
+        .and_then(crate::respond::summary)
         .unwrap_or_else(|| "-".into())
 }
 
@@ -198,7 +198,7 @@ pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
                 "started_at": r.started_at,
                 "duration_seconds": r.duration.as_secs_f64(),
                 "consecutive_failures": r.state.as_ref().map(|s| s.consecutive_failures),
-                "response": r.decision.as_ref().and_then(crate::store::respond::summary),
+                "response": r.decision.as_ref().and_then(crate::respond::summary),
                 "last_success_at": r.state.as_ref().and_then(|s| s.last_success_at),
             })
         })

@@ -299,9 +299,7 @@ async fn change(
     use crate::store::incidents::Changed;
     let app = d.current();
     let now = d.clock.now();
-    match app
-        .store
-        .change_incident(id, change, &app.plan.settings, now)
+    match crate::respond::change::change_incident(&app.store, id, change, &app.plan.settings, now)
         .await
         .map_err(store_error)?
     {

@@ -76,18 +76,18 @@ async fn story(store_url: &str) {
     // Acknowledged in time: the next incident never escalates.
     let later = opened + Duration::hours(3);
     assert!(matches!(
-        a.store
-            .change_incident(
-                inc.id,
-                Change::Resolve {
-                    by: "ana",
-                    note: "manual"
-                },
-                &a.plan.settings,
-                later
-            )
-            .await
-            .unwrap(),
+        syncwatch::respond::change::change_incident(
+            &a.store,
+            inc.id,
+            Change::Resolve {
+                by: "ana",
+                note: "manual"
+            },
+            &a.plan.settings,
+            later
+        )
+        .await
+        .unwrap(),
         Changed::Done(_)
     ));
     pass::run(a.clone(), &Selection::All, chrono::Utc::now())
@@ -102,15 +102,15 @@ async fn story(store_url: &str) {
         .expect("still stale: a new incident");
     assert_ne!(next.id, inc.id);
     assert!(matches!(
-        a.store
-            .change_incident(
-                next.id,
-                Change::Ack { by: "ben" },
-                &a.plan.settings,
-                next.opened_at + Duration::minutes(1)
-            )
-            .await
-            .unwrap(),
+        syncwatch::respond::change::change_incident(
+            &a.store,
+            next.id,
+            Change::Ack { by: "ben" },
+            &a.plan.settings,
+            next.opened_at + Duration::minutes(1)
+        )
+        .await
+        .unwrap(),
         Changed::Done(_)
     ));
     assert_eq!(

@@ -3,7 +3,7 @@
 //! another replica takes over when it expires. PostgreSQL does the coordination; no consensus
 //! of our own.
 
-use super::{with_pool, Store, StoreError};
+use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
 impl Store {
@@ -17,7 +17,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO run_claims (check_name, due_at, owner, lease_until) VALUES ($1, $2, $3, $4) \
                            ON CONFLICT (check_name, due_at) DO NOTHING";
-        let n = with_pool!(self, p => sqlx::query(SQL).bind(check).bind(due).bind(owner).bind(lease_until).execute(p).await?.rows_affected());
+        let args = [check.into(), due.into(), owner.into(), lease_until.into()];
+        let n = self.execute(SQL, &args).await?;
         Ok(n == 1)
     }
 
@@ -35,9 +36,8 @@ impl Store {
         const SKIPPED: &str =
             "UPDATE run_claims SET done_at = $3, owner = owner || ' (skipped)' WHERE check_name = $1 AND due_at = $2";
         let sql = if skipped { SKIPPED } else { DONE };
-        with_pool!(self, p => {
-            sqlx::query(sql).bind(check).bind(due).bind(now).execute(p).await?;
-        });
+        self.execute(sql, &[check.into(), due.into(), now.into()])
+            .await?;
         Ok(())
     }
 
@@ -56,31 +56,13 @@ impl Store {
             AND done_at IS NULL AND lease_until < $2 RETURNING check_name, due_at";
         const LITE: &str = "UPDATE run_claims SET owner = $1, lease_until = $3 WHERE rowid IN \
             (SELECT rowid FROM run_claims WHERE done_at IS NULL AND lease_until < $2 LIMIT $4) RETURNING check_name, due_at";
-        Ok(match self {
-            Store::Postgres(p) => {
-                sqlx::query_as(PG)
-                    .bind(owner)
-                    .bind(now)
-                    .bind(lease_until)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await?
-            }
-            Store::Sqlite(p) => {
-                sqlx::query_as(LITE)
-                    .bind(owner)
-                    .bind(now)
-                    .bind(lease_until)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await?
-            }
-        })
+        let sql = if self.is_postgres() { PG } else { LITE };
+        let args = [owner.into(), now.into(), lease_until.into(), limit.into()];
+        self.all(sql, &args).await
     }
 
-    /// Forgets finished claims older than `before`.
     pub async fn prune_claims(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         const SQL: &str = "DELETE FROM run_claims WHERE done_at IS NOT NULL AND due_at < $1";
-        Ok(with_pool!(self, p => sqlx::query(SQL).bind(before).execute(p).await?.rows_affected()))
+        self.execute(SQL, &[before.into()]).await
     }
 }

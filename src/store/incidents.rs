@@ -1,12 +1,13 @@
-//! Incidents and their timeline in the store: opened with a page, acknowledged, escalated,
-//! resolved; every event of a check kept in order for the retro. Messages these changes send
-//! are written to the outbox in the same transaction (rendered by `notify::incident`).
+//! Incidents and their timeline in the store: the rows of incidents opened with a page,
+//! acknowledged, escalated, resolved; every event of a check kept in order for the retro; calls
+//! (incident channels) and handoffs. What changes them, and the messages they send, is decided
+//! in `respond`; these are the typed reads and writes it uses.
 
-use super::{with_pool, Store, StoreError};
-use crate::config::Settings;
+use super::sql::Tx;
+use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// One incident, as `syncwatch incidents` and the API show it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -79,67 +80,36 @@ pub(crate) const ADD_CALL: &str =
 pub(crate) const SET_CALL: &str =
     "UPDATE incidents SET call_name = $2 WHERE id = $1 AND call_name IS NULL";
 
-pub(crate) fn incident_from<R: Row>(r: &R) -> Result<Incident, sqlx::Error>
+impl<'r, R: Row> FromRow<'r, R> for Incident
 where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> DateTime<Utc>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    Ok(Incident {
-        id: r.try_get("id")?,
-        dedup_key: r.try_get("dedup_key")?,
-        check: r.try_get("check_name")?,
-        source: r.try_get("source")?,
-        severity: r.try_get("severity")?,
-        summary: r.try_get("summary")?,
-        since: r.try_get("since")?,
-        opened_at: r.try_get("opened_at")?,
-        prog_lead: r.try_get("prog_lead")?,
-        route: r.try_get("route")?,
-        acked_at: r.try_get("acked_at")?,
-        acked_by: r.try_get("acked_by")?,
-        escalated_at: r.try_get("escalated_at")?,
-        call: r.try_get("call_name")?,
-        statuspage_id: r.try_get("statuspage_id")?,
-        resolved_at: r.try_get("resolved_at")?,
-        resolved_by: r.try_get("resolved_by")?,
-        resolve_note: r.try_get("resolve_note")?,
-    })
+    fn from_row(r: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Incident {
+            id: r.try_get("id")?,
+            dedup_key: r.try_get("dedup_key")?,
+            check: r.try_get("check_name")?,
+            source: r.try_get("source")?,
+            severity: r.try_get("severity")?,
+            summary: r.try_get("summary")?,
+            since: r.try_get("since")?,
+            opened_at: r.try_get("opened_at")?,
+            prog_lead: r.try_get("prog_lead")?,
+            route: r.try_get("route")?,
+            acked_at: r.try_get("acked_at")?,
+            acked_by: r.try_get("acked_by")?,
+            escalated_at: r.try_get("escalated_at")?,
+            call: r.try_get("call_name")?,
+            statuspage_id: r.try_get("statuspage_id")?,
+            resolved_at: r.try_get("resolved_at")?,
+            resolved_by: r.try_get("resolved_by")?,
+            resolve_note: r.try_get("resolve_note")?,
+        })
+    }
 }
-
-/// Appends one event to a check's timeline inside transaction `$tx`.
-macro_rules! event_in_tx {
-    ($tx:expr, $at:expr, $check:expr, $kind:expr, $actor:expr, $detail:expr) => {
-        sqlx::query($crate::store::incidents::ADD_EVENT)
-            .bind($at)
-            .bind($check)
-            .bind($kind)
-            .bind($actor)
-            .bind($detail)
-            .execute(&mut *$tx)
-            .await?
-    };
-}
-pub(super) use event_in_tx;
-
-/// Writes envelopes to the outbox inside transaction `$tx`.
-macro_rules! outbox_in_tx {
-    ($tx:expr, $now:expr, $check:expr, $envelopes:expr) => {
-        for e in $envelopes {
-            sqlx::query($crate::store::respond::ADD_OUTBOX)
-                .bind($now)
-                .bind($check)
-                .bind(&e.notifier)
-                .bind(e.event)
-                .bind(&e.dedup_key)
-                .bind(e.payload.to_string())
-                .execute(&mut *$tx)
-                .await?;
-        }
-    };
-}
-pub(super) use outbox_in_tx;
 
 /// A change made by a person or a timer, not by a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,29 +140,11 @@ impl Store {
             ""
         };
         let sql = format!("SELECT {COLUMNS} FROM incidents {filter} ORDER BY id DESC LIMIT $1");
-        Ok(with_pool!(self, p => {
-            sqlx::query(&sql).bind(limit).fetch_all(p).await?.iter().map(incident_from).collect::<Result<Vec<_>, _>>()?
-        }))
+        self.all(&sql, &[limit.into()]).await
     }
 
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
-        self.incident_where("id = CAST($1 AS BIGINT)", &id.to_string())
-            .await
-    }
-
-    /// One incident matching `filter` (on its id or dedup key) with `$1` bound to `value`.
-    async fn incident_where(
-        &self,
-        filter: &str,
-        value: &str,
-    ) -> Result<Option<Incident>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE {filter}");
-        Ok(with_pool!(self, p => {
-            match sqlx::query(&sql).bind(value).fetch_optional(p).await? {
-                Some(r) => Some(incident_from(&r)?),
-                None => None,
-            }
-        }))
+        self.optional(&by_id(), &[id.into()]).await
     }
 
     /// The incident's timeline: every event of its check from the first failing run until it
@@ -206,12 +158,23 @@ impl Store {
         let trailing = inc.resolved_at.map_or(DateTime::<Utc>::MAX_UTC, |t| {
             t + chrono::Duration::minutes(15)
         });
-        Ok(with_pool!(self, p => {
-            sqlx::query(SQL).bind(&inc.check).bind(inc.since).bind(until).bind(trailing).fetch_all(p).await?
-                .iter()
-                .map(|r| Ok(Event { at: r.try_get(0)?, check: r.try_get(1)?, kind: r.try_get(2)?, actor: r.try_get(3)?, detail: r.try_get(4)? }))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        }))
+        let args = [
+            (&inc.check).into(),
+            inc.since.into(),
+            until.into(),
+            trailing.into(),
+        ];
+        let rows: Vec<EventRow> = self.all(SQL, &args).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, check, kind, actor, detail)| Event {
+                at,
+                check,
+                kind,
+                actor,
+                detail,
+            })
+            .collect())
     }
 
     /// Appends an event outside any run (a delivery, a status page change).
@@ -223,20 +186,26 @@ impl Store {
         actor: Option<&str>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        with_pool!(self, p => {
-            sqlx::query(ADD_EVENT).bind(at).bind(check).bind(kind).bind(actor).bind(detail).execute(p).await?;
-        });
+        let args = [
+            at.into(),
+            check.into(),
+            kind.into(),
+            actor.into(),
+            detail.into(),
+        ];
+        self.execute(ADD_EVENT, &args).await?;
         Ok(())
     }
 
     /// The incident a dedup key opened.
     pub async fn incident_by_key(&self, key: &str) -> Result<Option<Incident>, StoreError> {
-        self.incident_where("dedup_key = $1", key).await
+        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE dedup_key = $1");
+        self.optional(&sql, &[key.into()]).await
     }
 
     pub async fn set_statuspage_id(&self, key: &str, sp_id: &str) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE incidents SET statuspage_id = $2 WHERE dedup_key = $1";
-        with_pool!(self, p => { sqlx::query(SQL).bind(key).bind(sp_id).execute(p).await?; });
+        self.execute(SQL, &[key.into(), sp_id.into()]).await?;
         Ok(())
     }
 
@@ -245,20 +214,19 @@ impl Store {
         const SQL: &str =
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN acked_at IS NULL THEN 1 ELSE 0 END), 0) \
             FROM incidents WHERE resolved_at IS NULL";
-        Ok(with_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(SQL).fetch_one(p).await?))
+        self.one(SQL, &[]).await
     }
 
     /// A called incident's Slack channel id, once known.
     pub async fn call_channel(&self, name: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT channel_id FROM calls WHERE name = $1";
-        Ok(
-            with_pool!(self, p => sqlx::query_scalar::<_, Option<String>>(SQL).bind(name).fetch_optional(p).await?.flatten()),
-        )
+        let row: Option<(Option<String>,)> = self.optional(SQL, &[name.into()]).await?;
+        Ok(row.and_then(|(c,)| c))
     }
 
     pub async fn set_call_channel(&self, name: &str, channel: &str) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE calls SET channel_id = $2 WHERE name = $1";
-        with_pool!(self, p => { sqlx::query(SQL).bind(name).bind(channel).execute(p).await?; });
+        self.execute(SQL, &[name.into(), channel.into()]).await?;
         Ok(())
     }
 
@@ -272,95 +240,162 @@ impl Store {
             "SELECT id FROM incidents WHERE resolved_at IS NULL AND acked_at IS NULL \
             AND escalated_at IS NULL AND opened_at <= $1 ORDER BY id";
         let before = now - chrono::Duration::from_std(ack_timeout).unwrap_or_default();
-        Ok(with_pool!(self, p => sqlx::query_scalar(SQL).bind(before).fetch_all(p).await?))
+        let ids: Vec<(i64,)> = self.all(SQL, &[before.into()]).await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Acknowledges, resolves or escalates incident `id`, with its timeline event and messages,
-    /// in one transaction. The row is changed only if the change still applies, so two
-    /// replicas (or a person and a timer) never do it twice.
-    pub async fn change_incident(
-        &self,
-        id: i64,
-        change: Change<'_>,
-        settings: &Settings,
-        now: DateTime<Utc>,
-    ) -> Result<Changed, StoreError> {
-        let (update, kind) = match change {
-            Change::Ack { .. } => ("UPDATE incidents SET acked_at = $2, acked_by = $3 WHERE id = $1 AND acked_at IS NULL AND resolved_at IS NULL", "ack"),
-            Change::Resolve { .. } => ("UPDATE incidents SET resolved_at = $2, resolved_by = $3, resolve_note = $4 WHERE id = $1 AND resolved_at IS NULL", "resolve"),
-            Change::Escalate => ("UPDATE incidents SET escalated_at = $2 WHERE id = $1 AND escalated_at IS NULL AND acked_at IS NULL AND resolved_at IS NULL", "escalate"),
-        };
-        let (by, note) = match change {
-            Change::Ack { by } => (by, ""),
-            Change::Resolve { by, note } => (by, note),
-            Change::Escalate => ("syncwatch", ""),
-        };
-        let select = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1");
-        let out = with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let changed = sqlx::query(update).bind(id).bind(now).bind(by).bind(note).execute(&mut *tx).await?.rows_affected();
-            let Some(row) = sqlx::query(&select).bind(id).fetch_optional(&mut *tx).await? else {
-                return Ok(Changed::NotFound);
-            };
-            let inc = incident_from(&row)?;
-            if changed == 0 {
-                return Ok(Changed::Already(inc));
-            }
-            let told: Vec<String> = sqlx::query_scalar(TOLD).bind(&inc.dedup_key).fetch_all(&mut *tx).await?;
-            let (detail, envelopes) = crate::notify::incident::change(&inc, change, &told, settings, now);
-            event_in_tx!(tx, now, &inc.check, kind, Some(by), &detail);
-            outbox_in_tx!(tx, now, &inc.check, &envelopes);
-            if let Change::Resolve { .. } = change {
-                // The check starts a new episode: a later failure pages afresh.
-                let state: Option<String> = sqlx::query_scalar(super::respond::LOAD_STATE).bind(&inc.check).fetch_optional(&mut *tx).await?;
-                let state: crate::policy::PolicyState = state.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
-                if state.incident.as_ref().is_some_and(|i| i.key == inc.dedup_key) {
-                    let fresh = crate::policy::reset(&state);
-                    sqlx::query(super::respond::SAVE_STATE)
-                        .bind(&inc.check)
-                        .bind(serde_json::to_string(&fresh).expect("state serializes"))
-                        .bind(fresh.recheck_at)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            tx.commit().await?;
-            Changed::Done(inc)
-        });
-        Ok(out)
+    pub async fn handoff_announced(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM handoffs WHERE at = $1";
+        let (n,): (i64,) = self.one(SQL, &[at.into()]).await?;
+        Ok(n > 0)
     }
 }
 
-impl Store {
-    pub async fn handoff_announced(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT COUNT(*) FROM handoffs WHERE at = $1";
-        let n: i64 = with_pool!(self, p => sqlx::query_scalar(SQL).bind(at).fetch_one(p).await?);
-        Ok(n > 0)
+type EventRow = (DateTime<Utc>, String, String, Option<String>, String);
+
+fn by_id() -> String {
+    format!("SELECT {COLUMNS} FROM incidents WHERE id = $1")
+}
+
+/// An open incident of a source (or of one dedup key): id, check, call.
+pub type OpenIncident = (i64, String, Option<String>);
+
+/// The typed writes a run, a person or a timer makes to incidents, inside one transaction.
+impl Tx {
+    /// Appends one event to a check's timeline.
+    pub async fn add_event(
+        &mut self,
+        at: DateTime<Utc>,
+        check: &str,
+        kind: &str,
+        actor: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let args = [
+            at.into(),
+            check.into(),
+            kind.into(),
+            actor.into(),
+            detail.into(),
+        ];
+        self.conn().execute(ADD_EVENT, &args).await?;
+        Ok(())
     }
 
-    /// Records the handoff at `at` and queues its notice, unless it was announced already.
-    pub async fn announce_handoff(
-        &self,
+    /// Opens the incident (a repeated key changes nothing).
+    pub async fn open_incident(&mut self, inc: &Incident) -> Result<(), StoreError> {
+        let args = [
+            (&inc.dedup_key).into(),
+            (&inc.check).into(),
+            (&inc.source).into(),
+            (&inc.severity).into(),
+            (&inc.summary).into(),
+            inc.since.into(),
+            inc.opened_at.into(),
+            (&inc.prog_lead).into(),
+            (&inc.route).into(),
+        ];
+        self.conn().execute(OPEN, &args).await?;
+        Ok(())
+    }
+
+    /// The open incidents of a source, oldest first.
+    pub async fn open_on_source(&mut self, source: &str) -> Result<Vec<OpenIncident>, StoreError> {
+        Ok(self
+            .conn()
+            .all(OPEN_ON_SOURCE_CHECKS, &[source.into()])
+            .await?)
+    }
+
+    /// The incident of one dedup key, as `open_on_source` gives them.
+    pub async fn open_by_key(&mut self, key: &str) -> Result<Vec<OpenIncident>, StoreError> {
+        Ok(self.conn().all(OPEN_BY_KEY, &[key.into()]).await?)
+    }
+
+    /// Records a call; false if it existed already.
+    pub async fn add_call(
+        &mut self,
+        name: &str,
+        source: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let args = [name.into(), source.into(), at.into()];
+        Ok(self.conn().execute(ADD_CALL, &args).await? > 0)
+    }
+
+    /// Puts incident `id` into a call, unless it is in one.
+    pub async fn set_call(&mut self, id: i64, name: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(SET_CALL, &[id.into(), name.into()])
+            .await?;
+        Ok(())
+    }
+
+    /// The notifiers that were told about an incident.
+    pub async fn told(&mut self, key: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = self.conn().all(TOLD, &[key.into()]).await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// The call an incident is in.
+    pub async fn call_of(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = self.conn().optional(CALL_OF, &[key.into()]).await?;
+        Ok(row.and_then(|(c,)| c))
+    }
+
+    /// Resolves the incident of a dedup key, if open.
+    pub async fn resolve_by_key(
+        &mut self,
+        key: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let args = [key.into(), at.into(), by.into(), note.into()];
+        self.conn().execute(RESOLVE, &args).await?;
+        Ok(())
+    }
+
+    /// Ends a call once no open incident is left in it.
+    pub async fn close_call(&mut self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn()
+            .execute(CLOSE_CALL, &[name.into(), at.into()])
+            .await?;
+        Ok(())
+    }
+
+    /// Applies a change to incident `id` if it still applies (so two replicas, or a person and a
+    /// timer, never make it twice); then the incident as it is. `None`: no such incident.
+    pub async fn change_incident(
+        &mut self,
+        id: i64,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(bool, Incident)>, StoreError> {
+        let (update, by, note) = match change {
+            Change::Ack { by } => ("UPDATE incidents SET acked_at = $2, acked_by = $3 WHERE id = $1 AND acked_at IS NULL AND resolved_at IS NULL", by, ""),
+            Change::Resolve { by, note } => ("UPDATE incidents SET resolved_at = $2, resolved_by = $3, resolve_note = $4 WHERE id = $1 AND resolved_at IS NULL", by, note),
+            Change::Escalate => ("UPDATE incidents SET escalated_at = $2 WHERE id = $1 AND escalated_at IS NULL AND acked_at IS NULL AND resolved_at IS NULL", "syncwatch", ""),
+        };
+        let args = [id.into(), now.into(), by.into(), note.into()];
+        let changed = self.conn().execute(update, &args).await? > 0;
+        let inc: Option<Incident> = self.conn().optional(&by_id(), &[id.into()]).await?;
+        Ok(inc.map(|inc| (changed, inc)))
+    }
+
+    /// Records the handoff at `at`; false if it was announced already.
+    pub async fn add_handoff(
+        &mut self,
         at: DateTime<Utc>,
         member: &str,
-        route: &str,
-        text: &str,
-        settings: &Settings,
-        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         const SQL: &str =
             "INSERT INTO handoffs (at, member) VALUES ($1, $2) ON CONFLICT (at) DO NOTHING";
-        let envelopes = crate::notify::incident::handoff(route, at, text, settings);
-        Ok(with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let fresh = sqlx::query(SQL).bind(at).bind(member).execute(&mut *tx).await?.rows_affected() > 0;
-            if fresh {
-                outbox_in_tx!(tx, now, "(handoff)", &envelopes);
-            }
-            tx.commit().await?;
-            fresh
-        }))
+        Ok(self
+            .conn()
+            .execute(SQL, &[at.into(), member.into()])
+            .await?
+            > 0)
     }
 }
 
@@ -404,22 +439,24 @@ impl PastRun {
     }
 }
 
-fn past_run<R: Row>(r: &R) -> Result<PastRun, sqlx::Error>
+impl<'r, R: Row> FromRow<'r, R> for PastRun
 where
     usize: sqlx::ColumnIndex<R>,
-    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> DateTime<Utc>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> f64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    Ok(PastRun {
-        check: r.try_get(0)?,
-        started_at: r.try_get(1)?,
-        verdict: r.try_get(2)?,
-        newest_at: r.try_get(3)?,
-        reason: r.try_get(4)?,
-        age_seconds: r.try_get(5)?,
-        value: r.try_get(6)?,
-    })
+    fn from_row(r: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(PastRun {
+            check: r.try_get(0)?,
+            started_at: r.try_get(1)?,
+            verdict: r.try_get(2)?,
+            newest_at: r.try_get(3)?,
+            reason: r.try_get(4)?,
+            age_seconds: r.try_get(5)?,
+            value: r.try_get(6)?,
+        })
+    }
 }
 
 impl Store {
@@ -433,10 +470,8 @@ impl Store {
     ) -> Result<Vec<PastRun>, StoreError> {
         const SQL: &str = "SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value FROM runs \
             WHERE check_name = $1 AND started_at >= $2 AND started_at <= $3 ORDER BY started_at LIMIT $4";
-        Ok(with_pool!(self, p => {
-            sqlx::query(SQL).bind(check).bind(from).bind(to).bind(limit).fetch_all(p).await?
-                .iter().map(past_run).collect::<Result<Vec<_>, _>>()?
-        }))
+        let args = [check.into(), from.into(), to.into(), limit.into()];
+        self.all(SQL, &args).await
     }
 
     /// The last `n` runs since `since` of every check (newest last), for the status page.
@@ -449,8 +484,6 @@ impl Store {
             SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value, \
                    ROW_NUMBER() OVER (PARTITION BY check_name ORDER BY started_at DESC) AS k FROM runs WHERE started_at > $2) r \
             WHERE k <= $1 ORDER BY check_name, started_at";
-        Ok(with_pool!(self, p => {
-            sqlx::query(SQL).bind(n).bind(since).fetch_all(p).await?.iter().map(past_run).collect::<Result<Vec<_>, _>>()?
-        }))
+        self.all(SQL, &[n.into(), since.into()]).await
     }
 }

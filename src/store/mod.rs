@@ -8,11 +8,10 @@ mod outbox;
 mod record;
 pub mod respond;
 mod silences;
-mod timeline;
+pub mod sql;
 
-pub use outbox::OutboxItem;
-pub use record::Recording;
-pub use respond::Respond;
+pub use outbox::{NewJob, OutboxItem};
+pub use sql::Tx;
 
 use crate::config::StoreSpec;
 use crate::verdict::{Observed, Outcome, Verdict};
@@ -20,7 +19,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{ConnectOptions, Row};
+use sqlx::ConnectOptions;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,14 +50,6 @@ pub struct CheckState {
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
-/// What recording a run produced.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub state: CheckState,
-    /// The response decided, for checks with `on_failure`.
-    pub decision: Option<crate::policy::Decision>,
-}
-
 /// Test hook: `SYNCWATCH_FAILPOINT=<name>` aborts the process at that point, as a crash would
 /// (no unwinding, nothing flushed). Used by the tests that prove the outbox loses nothing.
 pub fn failpoint(name: &str) {
@@ -84,17 +75,6 @@ pub struct RunRecord<'a> {
     pub duration: Duration,
     pub outcome: &'a Outcome,
 }
-
-/// Runs `$body` with `$p` bound to whichever pool the store has; both arms type-check on their own.
-macro_rules! with_pool {
-    ($store:expr, $p:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite($p) => $body,
-            Store::Postgres($p) => $body,
-        }
-    };
-}
-pub(crate) use with_pool;
 
 impl Store {
     /// Connects (creating a SQLite file and its folder if needed) and applies migrations.
@@ -161,30 +141,27 @@ impl Store {
     pub async fn states(&self) -> Result<HashMap<String, CheckState>, StoreError> {
         const SQL: &str = "SELECT check_name, last_verdict, verdict_since, consecutive_failures, \
                            consecutive_passes, last_run_at, last_success_at FROM check_state";
-        let rows = with_pool!(self, p => {
-            sqlx::query(SQL)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get::<String, _>(0)?, state_from(
-                    r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?,
-                ))))
-                .collect::<Result<HashMap<_, _>, sqlx::Error>>()?
-        });
-        Ok(rows)
+        let rows: Vec<(String, StateRow)> = self
+            .all::<NamedStateRow>(SQL, &[])
+            .await?
+            .into_iter()
+            .map(|(name, v, since, f, p, last, ok)| (name, (v, since, f, p, last, ok)))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|(name, row)| (name, state_from(row)))
+            .collect())
     }
 
     /// Number of runs recorded for a check (for `syncwatch` tests and status views).
     pub async fn run_count(&self, check: &str) -> Result<i64, StoreError> {
         const SQL: &str = "SELECT COUNT(*) FROM runs WHERE check_name = $1";
-        Ok(with_pool!(self, p => sqlx::query_scalar(SQL).bind(check).fetch_one(p).await?))
+        Ok(self.one::<(i64,)>(SQL, &[check.into()]).await?.0)
     }
 
     /// Answers when the store can be queried (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, p => {
-            sqlx::query("SELECT 1").execute(p).await?;
-        });
+        self.execute("SELECT 1", &[]).await?;
         Ok(())
     }
 
@@ -193,48 +170,78 @@ impl Store {
         const SQL: &str = "SELECT r.check_name, r.started_at, r.duration_ms, r.verdict, r.value, r.age_seconds, \
                            r.newest_at, r.reason FROM runs r \
                            JOIN (SELECT check_name, MAX(id) AS id FROM runs GROUP BY check_name) l ON r.id = l.id";
-        let rows = with_pool!(self, p => {
-            sqlx::query(SQL)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| {
-                    let verdict: String = r.try_get(3)?;
-                    let value: Option<f64> = r.try_get(4)?;
-                    let age: Option<f64> = r.try_get(5)?;
+        type Row = (
+            String,
+            DateTime<Utc>,
+            i64,
+            String,
+            Option<f64>,
+            Option<f64>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = self.all(SQL, &[]).await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(check, started_at, ms, verdict, value, age, newest, reason)| {
                     let observed = match (age, value) {
-                        (Some(age_seconds), _) => Observed::Age { age_seconds, newest: r.try_get(6)? },
+                        (Some(age_seconds), _) => Observed::Age {
+                            age_seconds,
+                            newest,
+                        },
                         (None, Some(value)) => Observed::Number { value },
                         (None, None) => Observed::Nothing,
                     };
                     let run = LastRun {
-                        started_at: r.try_get(1)?,
-                        duration: Duration::from_millis(r.try_get::<i64, _>(2)?.max(0) as u64),
+                        started_at,
+                        duration: Duration::from_millis(ms.max(0) as u64),
                         outcome: Outcome {
                             verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Error),
                             observed,
-                            reason: r.try_get(7)?,
+                            reason,
                         },
                     };
-                    Ok((r.try_get::<String, _>(0)?, run))
-                })
-                .collect::<Result<HashMap<_, _>, sqlx::Error>>()?
-        });
-        Ok(rows)
+                    (check, run)
+                },
+            )
+            .collect())
     }
 
     pub async fn close(&self) {
-        with_pool!(self, p => p.close().await)
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Whether this store is PostgreSQL (for the few statements the engines spell differently).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Store::Postgres(_))
     }
 }
 
-pub(super) fn state_from(
-    verdict: String,
-    since: DateTime<Utc>,
-    failures: i64,
-    passes: i64,
-    last_run: DateTime<Utc>,
-    last_success: Option<DateTime<Utc>>,
+/// `check_state` columns after the name: verdict, since, failures, passes, last run, last success.
+pub(crate) type StateRow = (
+    String,
+    DateTime<Utc>,
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+type NamedStateRow = (
+    String,
+    String,
+    DateTime<Utc>,
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+pub(crate) fn state_from(
+    (verdict, since, failures, passes, last_run, last_success): StateRow,
 ) -> CheckState {
     CheckState {
         last_verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Error),

@@ -2,9 +2,9 @@
 //! lease (so two dispatchers never send the same row at once), and marked delivered, retried
 //! or given up.
 
-use super::{with_pool, Store, StoreError};
+use super::sql::Tx;
+use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// One pending message.
 #[derive(Debug, Clone)]
@@ -37,37 +37,43 @@ impl Store {
              AND (claimed_until IS NULL OR claimed_until < $2) \
              RETURNING id, check_name, notifier, event, dedup_key, payload, attempts, created_at"
         );
-        let mut items = with_pool!(self, p => {
-            sqlx::query(&sql)
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(OutboxItem {
-                        id: r.try_get(0)?,
-                        check: r.try_get(1)?,
-                        notifier: r.try_get(2)?,
-                        event: r.try_get(3)?,
-                        dedup_key: r.try_get(4)?,
-                        payload: serde_json::from_str(&r.try_get::<String, _>(5)?).unwrap_or_default(),
-                        attempts: r.try_get(6)?,
-                        created_at: r.try_get(7)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            DateTime<Utc>,
+        );
+        let rows: Vec<Row> = self
+            .all(&sql, &[lease_until.into(), now.into(), limit.into()])
+            .await?;
+        let mut items: Vec<OutboxItem> = rows
+            .into_iter()
+            .map(
+                |(id, check, notifier, event, dedup_key, payload, attempts, created_at)| {
+                    OutboxItem {
+                        id,
+                        check,
+                        notifier,
+                        event,
+                        dedup_key,
+                        payload: serde_json::from_str(&payload).unwrap_or_default(),
+                        attempts,
+                        created_at,
+                    }
+                },
+            )
+            .collect();
         items.sort_by_key(|i| i.id);
         Ok(items)
     }
 
     pub async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, claimed_until = NULL WHERE id = $1";
-        with_pool!(self, p => {
-            sqlx::query(SQL).bind(id).bind(now).execute(p).await?;
-        });
+        self.execute(SQL, &[id.into(), now.into()]).await?;
         Ok(())
     }
 
@@ -78,9 +84,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE outbox SET next_attempt_at = $2, last_error = $3, attempts = attempts + 1, claimed_until = NULL WHERE id = $1";
-        with_pool!(self, p => {
-            sqlx::query(SQL).bind(id).bind(at).bind(error).execute(p).await?;
-        });
+        self.execute(SQL, &[id.into(), at.into(), error.into()])
+            .await?;
         Ok(())
     }
 
@@ -91,9 +96,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE outbox SET gave_up_at = $2, last_error = $3, attempts = attempts + 1, claimed_until = NULL WHERE id = $1";
-        with_pool!(self, p => {
-            sqlx::query(SQL).bind(id).bind(now).bind(error).execute(p).await?;
-        });
+        self.execute(SQL, &[id.into(), now.into(), error.into()])
+            .await?;
         Ok(())
     }
 
@@ -102,11 +106,9 @@ impl Store {
         let count_sql = format!("SELECT COUNT(*) FROM outbox WHERE {PENDING}");
         let oldest_sql =
             format!("SELECT created_at FROM outbox WHERE {PENDING} ORDER BY id LIMIT 1");
-        Ok(with_pool!(self, p => {
-            let n: i64 = sqlx::query_scalar(&count_sql).fetch_one(p).await?;
-            let oldest: Option<DateTime<Utc>> = sqlx::query_scalar(&oldest_sql).fetch_optional(p).await?;
-            (n, oldest)
-        }))
+        let (n,) = self.one::<(i64,)>(&count_sql, &[]).await?;
+        let oldest = self.optional::<(DateTime<Utc>,)>(&oldest_sql, &[]).await?;
+        Ok((n, oldest.map(|(t,)| t)))
     }
 
     /// Every outbox row of a check (tests and inspection), oldest first:
@@ -116,6 +118,37 @@ impl Store {
         check: &str,
     ) -> Result<Vec<(String, String, String, bool, bool)>, StoreError> {
         const SQL: &str = "SELECT event, notifier, dedup_key, delivered_at IS NOT NULL, gave_up_at IS NOT NULL FROM outbox WHERE check_name = $1 ORDER BY id";
-        Ok(with_pool!(self, p => sqlx::query_as(SQL).bind(check).fetch_all(p).await?))
+        self.all(SQL, &[check.into()]).await
+    }
+}
+
+/// A message to deliver, as the outbox keeps it until the dispatcher has delivered it.
+pub struct NewJob<'a> {
+    pub notifier: &'a str,
+    pub event: &'a str,
+    pub dedup_key: &'a str,
+    pub payload: String,
+}
+
+impl Tx {
+    /// Queues a message in the outbox, due at once; it is delivered only if this transaction commits.
+    pub async fn enqueue(
+        &mut self,
+        now: DateTime<Utc>,
+        check: &str,
+        job: &NewJob<'_>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO outbox (created_at, check_name, notifier, event, dedup_key, payload, next_attempt_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $1)";
+        let args = [
+            now.into(),
+            check.into(),
+            job.notifier.into(),
+            job.event.into(),
+            job.dedup_key.into(),
+            job.payload.as_str().into(),
+        ];
+        self.conn().execute(SQL, &args).await?;
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Silences made with `syncwatch silence`, kept in the store so every process sees them.
 
-use super::{with_pool, Store, StoreError};
+use super::{Store, StoreError};
 use crate::model::Silence;
 use chrono::{DateTime, Utc};
 
@@ -10,16 +10,20 @@ type SilenceRow = (i64, String, DateTime<Utc>, DateTime<Utc>, String);
 impl Store {
     pub async fn add_silence(&self, s: &Silence, now: DateTime<Utc>) -> Result<i64, StoreError> {
         const SQL: &str = "INSERT INTO silences (pattern, starts_at, ends_at, reason, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        Ok(
-            with_pool!(self, p => sqlx::query_scalar(SQL).bind(&s.pattern).bind(s.from).bind(s.until).bind(&s.reason).bind(now).fetch_one(p).await?),
-        )
+        let args = [
+            (&s.pattern).into(),
+            s.from.into(),
+            s.until.into(),
+            (&s.reason).into(),
+            now.into(),
+        ];
+        Ok(self.one::<(i64,)>(SQL, &args).await?.0)
     }
 
     /// Silences not yet over at `now` (current and future).
     pub async fn silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, StoreError> {
         const SQL: &str = "SELECT id, pattern, starts_at, ends_at, reason FROM silences WHERE ends_at > $1 ORDER BY id";
-        let rows: Vec<SilenceRow> =
-            with_pool!(self, p => sqlx::query_as(SQL).bind(now).fetch_all(p).await?);
+        let rows: Vec<SilenceRow> = self.all(SQL, &[now.into()]).await?;
         Ok(rows
             .into_iter()
             .map(|(id, pattern, from, until, reason)| Silence {
@@ -35,7 +39,7 @@ impl Store {
     /// Ends a silence now; false if there is no such silence.
     pub async fn end_silence(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         const SQL: &str = "UPDATE silences SET ends_at = $2 WHERE id = $1 AND ends_at > $2";
-        let n = with_pool!(self, p => sqlx::query(SQL).bind(id).bind(now).execute(p).await?.rows_affected());
+        let n = self.execute(SQL, &[id.into(), now.into()]).await?;
         Ok(n > 0)
     }
 }

@@ -1,0 +1,143 @@
+//! What a run adds to incidents, after `decide` and before its messages are rendered: its
+//! timeline lines, the incident a page opens (and calling it, for a critical check or several
+//! failing on one source), and closing the incident a resolve ends.
+
+use crate::config::Settings;
+use crate::model::Check;
+use crate::notify::incident as ni;
+use crate::policy::{Action, Decision, PolicyState};
+use crate::store::incidents::OpenIncident;
+use crate::store::{StoreError, Tx};
+use crate::verdict::Outcome;
+use chrono::{DateTime, Utc};
+
+/// What rendering the run's messages needs to know.
+pub struct Planned {
+    /// The called incident's channel name.
+    pub call: Option<String>,
+    /// The notifiers told about the incident a resolve ends.
+    pub told: Vec<String>,
+}
+
+pub async fn plan(
+    tx: &mut Tx,
+    check: &Check,
+    prev: &PolicyState,
+    decision: &Decision,
+    outcome: &Outcome,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Planned, StoreError> {
+    for (kind, detail) in ni::run_events(check, prev, decision, outcome, settings, now) {
+        tx.add_event(now, &check.name, kind, Some("syncwatch"), &detail)
+            .await?;
+    }
+    let mut planned = Planned {
+        call: None,
+        told: Vec::new(),
+    };
+    let mut call_envelopes = Vec::new();
+    for action in &decision.actions {
+        match action {
+            Action::Page {
+                key,
+                broken,
+                reminder: false,
+                ..
+            } => {
+                let summary = outcome
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| outcome.verdict.to_string());
+                let summary = format!("{}: {summary}", check.name);
+                let inc = ni::opened(
+                    check,
+                    key,
+                    *broken,
+                    &summary,
+                    &decision.state,
+                    settings,
+                    now,
+                );
+                tx.open_incident(&inc).await?;
+                if settings.incidents.call.is_some() {
+                    let (name, envelopes) = call(tx, check, key, &summary, settings, now).await?;
+                    call_envelopes.extend(envelopes);
+                    planned.call = name.or(planned.call);
+                }
+            }
+            Action::Resolve { key, .. } => {
+                planned.told = tx.told(key).await?;
+                planned.call = tx.call_of(key).await?;
+                let note = format!("{} passes again", check.name);
+                tx.resolve_by_key(key, now, "syncwatch", &note).await?;
+                if let Some(name) = &planned.call {
+                    tx.close_call(name, now).await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    super::enqueue(tx, now, &check.name, &call_envelopes).await?;
+    Ok(planned)
+}
+
+/// Calls an incident (or joins the open call) for the incident `key` just opened: a critical
+/// check's call covers it alone; a source's covers all its open incidents.
+async fn call(
+    tx: &mut Tx,
+    check: &Check,
+    key: &str,
+    summary: &str,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(Option<String>, Vec<crate::notify::message::Envelope>), StoreError> {
+    let Some(rules) = &settings.incidents.call else {
+        return Ok((None, Vec::new()));
+    };
+    // The open incidents of the check's source (an HTTP check has none but its own).
+    let open: Vec<OpenIncident> = match &check.source {
+        Some(src) => tx.open_on_source(src).await?,
+        None => tx.open_by_key(key).await?,
+    };
+    let existing = open.iter().find_map(|(_, _, c)| c.clone());
+    let name = if let Some(name) = existing {
+        name
+    } else if ni::critical(check) {
+        ni::call_name(&rules.prefix, &check.name, now)
+    } else if open.len() >= rules.when_failing as usize {
+        match &check.source {
+            Some(s) => ni::call_name(&rules.prefix, s, now),
+            None => return Ok((None, Vec::new())),
+        }
+    } else {
+        return Ok((None, Vec::new()));
+    };
+    let fresh = tx.add_call(&name, check.source.as_deref(), now).await?;
+    let own_call = open.iter().any(|(_, _, c)| c.as_ref() == Some(&name));
+    let covered: Vec<&OpenIncident> = if ni::critical(check) && !own_call {
+        open.iter().filter(|(_, c, _)| c == &check.name).collect()
+    } else {
+        open.iter().filter(|(_, _, c)| c.is_none()).collect()
+    };
+    for (id, _, _) in &covered {
+        tx.set_call(*id, &name).await?;
+    }
+    let mut names: Vec<String> = covered.iter().map(|(_, c, _)| c.clone()).collect();
+    names.sort();
+    let envelopes = ni::call(&name, &names, summary, key, !fresh, settings, now);
+    let what = if fresh {
+        "incident called"
+    } else {
+        "joined the incident"
+    };
+    tx.add_event(
+        now,
+        &check.name,
+        "call",
+        Some("syncwatch"),
+        &format!("{what}: #{name}"),
+    )
+    .await?;
+    Ok((Some(name), envelopes.into_iter().collect()))
+}

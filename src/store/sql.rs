@@ -1,0 +1,295 @@
+//! The store's SQL on either engine, written once: arguments are a closed set of values and rows
+//! decode into types both SQLite and PostgreSQL can decode. `Tx` is one store transaction; the
+//! typed operations of the other store modules are methods on it (or on `Store` for one-offs).
+//! Knows nothing of checks, policies or messages.
+
+use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Database, Encode, FromRow, PgConnection, Postgres, Sqlite, SqliteConnection, Type};
+
+/// One query argument.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Arg::Text(v.as_deref())
+    }
+}
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<f64>> for Arg<'_> {
+    fn from(v: Option<f64>) -> Self {
+        Arg::Real(v)
+    }
+}
+impl From<DateTime<Utc>> for Arg<'_> {
+    fn from(v: DateTime<Utc>) -> Self {
+        Arg::Time(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Arg<'_> {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Arg::Time(v)
+    }
+}
+
+/// A row type both engines decode: tuples of plain values, or a struct with `FromRow` for any row.
+pub trait Both: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Both for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// A connection of either engine, borrowed for a few queries.
+pub enum Conn<'c> {
+    Lite(&'c mut SqliteConnection),
+    Pg(&'c mut PgConnection),
+}
+
+trait Binds<'q, DB: Database>: Sized {
+    fn bind_all(self, args: &[Arg<'q>]) -> Self;
+}
+
+impl<'q, DB> Binds<'q, DB> for sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<f64>: Encode<'q, DB> + Type<DB>,
+    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+{
+    fn bind_all(mut self, args: &[Arg<'q>]) -> Self {
+        for a in args {
+            self = match *a {
+                Arg::Text(v) => self.bind(v),
+                Arg::Int(v) => self.bind(v),
+                Arg::Real(v) => self.bind(v),
+                Arg::Time(v) => self.bind(v),
+            };
+        }
+        self
+    }
+}
+
+impl<'q, DB, O> Binds<'q, DB> for sqlx::query::QueryAs<'q, DB, O, DB::Arguments<'q>>
+where
+    DB: Database,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<f64>: Encode<'q, DB> + Type<DB>,
+    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+{
+    fn bind_all(mut self, args: &[Arg<'q>]) -> Self {
+        for a in args {
+            self = match *a {
+                Arg::Text(v) => self.bind(v),
+                Arg::Int(v) => self.bind(v),
+                Arg::Real(v) => self.bind(v),
+                Arg::Time(v) => self.bind(v),
+            };
+        }
+        self
+    }
+}
+
+impl Conn<'_> {
+    /// Runs a statement; the number of rows it changed.
+    pub async fn execute<'q>(&mut self, sql: &'q str, args: &[Arg<'q>]) -> sqlx::Result<u64> {
+        Ok(match self {
+            Conn::Lite(c) => sqlx::query::<Sqlite>(sql)
+                .bind_all(args)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+            Conn::Pg(c) => sqlx::query::<Postgres>(sql)
+                .bind_all(args)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn all<'q, R: Both>(
+        &mut self,
+        sql: &'q str,
+        args: &[Arg<'q>],
+    ) -> sqlx::Result<Vec<R>> {
+        match self {
+            Conn::Lite(c) => {
+                sqlx::query_as::<Sqlite, R>(sql)
+                    .bind_all(args)
+                    .fetch_all(&mut **c)
+                    .await
+            }
+            Conn::Pg(c) => {
+                sqlx::query_as::<Postgres, R>(sql)
+                    .bind_all(args)
+                    .fetch_all(&mut **c)
+                    .await
+            }
+        }
+    }
+
+    pub async fn optional<'q, R: Both>(
+        &mut self,
+        sql: &'q str,
+        args: &[Arg<'q>],
+    ) -> sqlx::Result<Option<R>> {
+        match self {
+            Conn::Lite(c) => {
+                sqlx::query_as::<Sqlite, R>(sql)
+                    .bind_all(args)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+            Conn::Pg(c) => {
+                sqlx::query_as::<Postgres, R>(sql)
+                    .bind_all(args)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+        }
+    }
+
+    pub async fn one<'q, R: Both>(&mut self, sql: &'q str, args: &[Arg<'q>]) -> sqlx::Result<R> {
+        match self {
+            Conn::Lite(c) => {
+                sqlx::query_as::<Sqlite, R>(sql)
+                    .bind_all(args)
+                    .fetch_one(&mut **c)
+                    .await
+            }
+            Conn::Pg(c) => {
+                sqlx::query_as::<Postgres, R>(sql)
+                    .bind_all(args)
+                    .fetch_one(&mut **c)
+                    .await
+            }
+        }
+    }
+}
+
+/// A pooled connection of either engine.
+pub enum Pooled {
+    Lite(PoolConnection<Sqlite>),
+    Pg(PoolConnection<Postgres>),
+}
+
+impl Pooled {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Pooled::Lite(c) => Conn::Lite(c),
+            Pooled::Pg(c) => Conn::Pg(c),
+        }
+    }
+}
+
+/// One store transaction. Dropped without `commit`, it rolls back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+enum TxInner {
+    Lite(sqlx::Transaction<'static, Sqlite>),
+    Pg(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match &mut self.inner {
+            TxInner::Lite(t) => Conn::Lite(t),
+            TxInner::Pg(t) => Conn::Pg(t),
+        }
+    }
+
+    /// Whether rows read with `FOR UPDATE` are locked (PostgreSQL); SQLite's write lock covers
+    /// the whole transaction instead, and has no `FOR UPDATE`.
+    pub fn locks_rows(&self) -> bool {
+        matches!(self.inner, TxInner::Pg(_))
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Lite(t) => t.commit().await?,
+            TxInner::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match self {
+            Store::Sqlite(p) => TxInner::Lite(p.begin().await?),
+            Store::Postgres(p) => TxInner::Pg(p.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// A connection for queries outside a transaction.
+    pub async fn acquire(&self) -> Result<Pooled, StoreError> {
+        Ok(match self {
+            Store::Sqlite(p) => Pooled::Lite(p.acquire().await?),
+            Store::Postgres(p) => Pooled::Pg(p.acquire().await?),
+        })
+    }
+
+    pub(super) async fn execute<'q>(
+        &self,
+        sql: &'q str,
+        args: &[Arg<'q>],
+    ) -> Result<u64, StoreError> {
+        Ok(self.acquire().await?.conn().execute(sql, args).await?)
+    }
+
+    pub(super) async fn all<'q, R: Both>(
+        &self,
+        sql: &'q str,
+        args: &[Arg<'q>],
+    ) -> Result<Vec<R>, StoreError> {
+        Ok(self.acquire().await?.conn().all(sql, args).await?)
+    }
+
+    pub(super) async fn optional<'q, R: Both>(
+        &self,
+        sql: &'q str,
+        args: &[Arg<'q>],
+    ) -> Result<Option<R>, StoreError> {
+        Ok(self.acquire().await?.conn().optional(sql, args).await?)
+    }
+
+    pub(super) async fn one<'q, R: Both>(
+        &self,
+        sql: &'q str,
+        args: &[Arg<'q>],
+    ) -> Result<R, StoreError> {
+        Ok(self.acquire().await?.conn().one(sql, args).await?)
+    }
+}
