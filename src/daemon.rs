@@ -27,6 +27,8 @@ pub struct Daemon {
     in_flight: tokio::sync::RwLock<()>,
     /// Wakes the dispatcher when a run wrote to the outbox.
     outbox_written: tokio::sync::Notify,
+    /// Wakes the sweeper when a run decided a restart (its re-check is then pending).
+    rechecks: tokio::sync::Notify,
     /// This replica's name in run claims.
     owner: String,
     /// Checks running here now: a claimed tick of a check still running is skipped.
@@ -128,16 +130,6 @@ impl Daemon {
         drop(old);
         Some(app)
     }
-}
-
-/// Re-checks a check once its restart has settled.
-fn recheck_at(d: &Arc<Daemon>, name: String, at: DateTime<Utc>) {
-    let d = Arc::clone(d);
-    tokio::spawn(async move {
-        d.clock.sleep_until(at).await;
-        tracing::info!(check = %name, "re-checking after the restart settled");
-        d.run_check(&name).await;
-    });
 }
 
 /// Delivers the outbox in the background: after each run that wrote to it, and every second
@@ -249,9 +241,19 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %e, "cannot look for orphaned runs"),
         }
         drop(guard);
-        let escalated = crate::incidents::escalate_due(&app, now).await;
-        let announced = crate::incidents::announce_handoff(&app, now).await;
-        if escalated > 0 || announced {
+        // Re-checks whose restart has settled, claimed like scheduled runs (the fire time is
+        // the re-check's instant), so one replica makes each.
+        match crate::tick::due_rechecks(&app, now).await {
+            Ok(due) => {
+                for (index, at) in due {
+                    let name = app.plan.checks[index].name.clone();
+                    tracing::info!(check = %name, "re-checking after the restart settled");
+                    d.run_claimed(&name, at).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for due re-checks"),
+        }
+        if crate::tick::timers(&app, now).await.wrote() {
             d.outbox_written.notify_one();
         }
         if now - last_prune > chrono::Duration::hours(1) {
@@ -261,11 +263,25 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
                 .prune_claims(now - chrono::Duration::days(1))
                 .await;
         }
+        // Wake for the next pending re-check, or when a run decides a restart.
+        let next_recheck = app
+            .store
+            .pending_rechecks()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, at)| at)
+            .min();
         drop(app);
-        let pause = (lease / 4).clamp(Duration::from_millis(500), Duration::from_secs(15));
+        let mut pause = (lease / 4).clamp(Duration::from_millis(500), Duration::from_secs(15));
+        if let Some(at) = next_recheck {
+            let left = (at - d.clock.now()).to_std().unwrap_or_default();
+            pause = pause.min(left.max(Duration::from_millis(50)));
+        }
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(pause) => {}
+            _ = d.rechecks.notified() => {}
         }
     }
 }
@@ -279,21 +295,16 @@ impl Runner for Runs {
         let name = check.to_string();
         async move {
             d.run_claimed(&name, due).await;
-            // A restart was decided: re-check when it has settled.
-            let pending = d
+            // A restart was decided: the sweeper wakes for its re-check when it settles.
+            let restarted = d
                 .latest
                 .lock()
                 .expect("latest lock")
                 .get(&name)
-                .and_then(|r| {
-                    let decision = r.decision.as_ref()?;
-                    decision
-                        .actions
-                        .contains(&crate::policy::Action::Restart)
-                        .then_some(decision.state.recheck_at?)
-                });
-            if let Some(at) = pending {
-                recheck_at(&d, name, at);
+                .and_then(|r| r.decision.as_ref())
+                .is_some_and(|decision| decision.actions.contains(&crate::policy::Action::Restart));
+            if restarted {
+                d.rechecks.notify_one();
             }
         }
     }
@@ -371,6 +382,7 @@ pub async fn serve(
         clock,
         in_flight: tokio::sync::RwLock::new(()),
         outbox_written: tokio::sync::Notify::new(),
+        rechecks: tokio::sync::Notify::new(),
         running: Mutex::new(std::collections::HashSet::new()),
         owner: format!(
             "{}/{}",
@@ -382,10 +394,6 @@ pub async fn serve(
     let last_runs = restore(&d, &app).await;
     let mut scheduler = Scheduler::new(Arc::new(Runs(Arc::clone(&d))), clock);
     scheduler.sync(timings(&app.plan), &last_runs);
-    // Re-checks decided before a restart of the daemon still happen.
-    for (name, at) in app.store.pending_rechecks().await.unwrap_or_default() {
-        recheck_at(&d, name, at);
-    }
     drop(app);
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let dispatch = tokio::spawn(dispatcher(Arc::clone(&d), dispatch_stopped.clone()));

@@ -27,5 +27,6 @@ pub mod scheduler;
 pub mod shard;
 pub mod status_page;
 pub mod store;
+pub mod tick;
 pub mod verdict;
 pub mod web;

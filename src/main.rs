@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use syncwatch::clock::Clock;
 use syncwatch::config::{self, ConfigErrors, Plan};
 use syncwatch::metrics::Metrics;
-use syncwatch::pass::{self, Selection};
+use syncwatch::pass::Selection;
 use syncwatch::verdict::Verdict;
 use syncwatch::{app::App, daemon, demo, report};
 
@@ -503,24 +503,15 @@ async fn run(
     push: Option<(url::Url, String)>,
 ) -> anyhow::Result<u8> {
     let app = App::build(plan).await.context("cannot start")?;
-    let result = pass::run_shard(app.clone(), sel, shard, Utc::now()).await;
-    let report = match result {
-        Ok(r) => r,
+    let metrics = Metrics::new();
+    let tick = match syncwatch::tick::once(app.clone(), sel, shard, &metrics, Utc::now()).await {
+        Ok(t) => t,
         Err(e) => {
             app.close().await;
             return Err(anyhow::Error::new(e).context("pass failed"));
         }
     };
-    let metrics = Metrics::new();
-    metrics.set_plan(&app.plan, report.started_at);
-    metrics.observe_pass(&app.plan.checks, &report);
-    // Escalate what nobody acknowledged in time; announce a Prog Lead handoff.
-    syncwatch::incidents::escalate_due(&app, Utc::now()).await;
-    syncwatch::incidents::announce_handoff(&app, Utc::now()).await;
-    // Deliver what this pass decided (and what earlier passes left), within a bound.
-    let deadline = Utc::now()
-        + chrono::Duration::from_std(app.plan.settings.drain_timeout).unwrap_or_default();
-    let drained = syncwatch::notify::dispatch::drain(&app, Some(&metrics), deadline).await;
+    let (report, drained) = (tick.pass, tick.drained);
     app.close().await;
     let pushed = match push {
         Some((url, job)) => {

@@ -80,17 +80,15 @@ pub async fn select(
         Selection::Due => {
             let states = app.store.states().await?;
             // A re-check after a restart's `settle` is due whatever the cron schedule says.
-            let rechecks: std::collections::HashSet<String> = app
-                .store
-                .due_rechecks(now)
+            let rechecks: std::collections::HashSet<usize> = crate::tick::due_rechecks(app, now)
                 .await?
                 .into_iter()
-                .map(|(name, _)| name)
+                .map(|(i, _)| i)
                 .collect();
             (0..checks.len())
                 .filter(|i| {
                     let c = &checks[*i];
-                    rechecks.contains(&c.name)
+                    rechecks.contains(i)
                         || c.schedule
                             .is_due(states.get(&c.name).map(|s| s.last_run_at), now)
                 })

@@ -7,7 +7,7 @@
 //! session settings, MySQL `GET_LOCK` and `@variables`. They are looked for after the statement;
 //! a check that made any is refused and its connection closed, so the next check never sees them.
 
-use super::pool::{lite_raw, my_raw, pg_raw};
+use super::decode::{lite_raw, my_raw, pg_raw};
 use super::query::Sql;
 use super::value::Raw;
 use sqlx::pool::PoolConnection;

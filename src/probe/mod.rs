@@ -1,6 +1,7 @@
 //! Runs one check against its source and judges the result. A failed probe is data:
 //! every problem becomes an `Outcome` with verdict `error` and a reason, never an `Err`.
 
+mod decode;
 pub mod doctor;
 pub mod exec;
 pub mod guard;
