@@ -1,9 +1,16 @@
 //! `syncwatch doctor`: connects to every source and prints what it found there.
 //! Exit 0 all good, 1 a source's role could write, 2 a source is unreachable.
 
+use super::Format;
 use syncwatch::config::Plan;
 use syncwatch::probe::doctor::Examination;
 use syncwatch::probe::SourcePool;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
 
 pub const COULD_WRITE: u8 = 1;
 pub const UNREACHABLE: u8 = 2;

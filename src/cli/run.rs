@@ -1,0 +1,179 @@
+//! `syncwatch run`: one tick (due checks and re-checks, the pass, incident timers, delivery),
+//! printed as a table or JSON, with the CronJob exit codes.
+
+use super::{Format, EXIT_RUNTIME, EXIT_THRESHOLD};
+use anyhow::Context;
+use chrono::Utc;
+use clap::ValueEnum;
+use std::io::IsTerminal;
+use syncwatch::app::App;
+use syncwatch::config::{self, Plan};
+use syncwatch::metrics::Metrics;
+use syncwatch::pass::Selection;
+use syncwatch::report;
+use syncwatch::verdict::Verdict;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Run every check, due or not.
+    #[arg(long, conflicts_with = "only")]
+    all: bool,
+    /// Run only these checks (repeat or comma-separate), due or not.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', num_args = 1..)]
+    only: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Exit 1 when any check is at or above this verdict (pass < warn < fail < error). Default: never.
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    fail_on: Option<FailOn>,
+    /// After the pass, PUT its metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091).
+    #[arg(long, env = "SYNCWATCH_PUSHGATEWAY", value_name = "URL")]
+    push_gateway: Option<url::Url>,
+    /// Run only shard I of N (a stable split by check name), for a CronJob with
+    /// `completionMode: Indexed`. `--shard N` takes I from JOB_COMPLETION_INDEX.
+    #[arg(long, env = "SYNCWATCH_SHARD", value_name = "I/N")]
+    shard: Option<String>,
+    /// The Pushgateway job (grouping key) to push under.
+    #[arg(long, default_value = "syncwatch", value_name = "NAME", value_parser = job_name)]
+    push_job: String,
+}
+
+pub async fn run(a: Args, plan: Plan) -> anyhow::Result<u8> {
+    let sel = if a.all {
+        Selection::All
+    } else if !a.only.is_empty() {
+        if let Err(msg) = known_names(&plan, &a.only) {
+            eprintln!("error: {msg}");
+            return Ok(EXIT_RUNTIME);
+        }
+        Selection::Only(a.only)
+    } else {
+        Selection::Due
+    };
+    let shard = match a.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --shard: {e}");
+            return Ok(EXIT_RUNTIME);
+        }
+    };
+    let push = a.push_gateway.map(|url| (url, a.push_job));
+    tick(
+        plan,
+        &sel,
+        shard,
+        a.format,
+        a.fail_on.map(FailOn::verdict),
+        push,
+    )
+    .await
+}
+
+fn job_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        Ok(s.to_string())
+    } else {
+        Err("use letters, digits, _ - .".into())
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Warn,
+    Fail,
+    Error,
+}
+
+impl FailOn {
+    fn verdict(self) -> Verdict {
+        match self {
+            FailOn::Warn => Verdict::Warn,
+            FailOn::Fail => Verdict::Fail,
+            FailOn::Error => Verdict::Error,
+        }
+    }
+}
+
+fn known_names(plan: &Plan, names: &[String]) -> Result<(), String> {
+    let all: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
+    for n in names {
+        if !all.contains(&n.as_str()) {
+            let hint = config::diag::did_you_mean(n, all.iter().copied())
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_else(|| " (`syncwatch plan` lists the checks)".into());
+            return Err(format!("no check named \"{n}\"{hint}"));
+        }
+    }
+    Ok(())
+}
+
+/// `I/N`, or `N` with I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+fn parse_shard(s: &str) -> Result<syncwatch::shard::Shard, String> {
+    if s.contains('/') {
+        return syncwatch::shard::Shard::parse(s);
+    }
+    let index = std::env::var("JOB_COMPLETION_INDEX")
+        .map_err(|_| format!("\"{s}\" needs JOB_COMPLETION_INDEX, or write I/N"))?;
+    syncwatch::shard::Shard::parse(&format!("{index}/{s}"))
+}
+
+pub async fn tick(
+    plan: Plan,
+    sel: &Selection,
+    shard: Option<syncwatch::shard::Shard>,
+    format: Format,
+    fail_on: Option<Verdict>,
+    push: Option<(url::Url, String)>,
+) -> anyhow::Result<u8> {
+    let app = App::build(plan).await.context("cannot start")?;
+    let metrics = Metrics::new();
+    let tick = match syncwatch::tick::once(app.clone(), sel, shard, &metrics, Utc::now()).await {
+        Ok(t) => t,
+        Err(e) => {
+            app.close().await;
+            return Err(anyhow::Error::new(e).context("pass failed"));
+        }
+    };
+    let (report, drained) = (tick.pass, tick.drained);
+    app.close().await;
+    let pushed = match push {
+        Some((url, job)) => {
+            Some(syncwatch::metrics::push(&app.probes.http, &url, &job, metrics.render()).await)
+        }
+        None => None,
+    };
+    match format {
+        Format::Table => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report::pass_table(&report, &app.plan.checks, color));
+        }
+        Format::Json => {
+            let mut doc = report::pass_json(&report, &app.plan.checks);
+            doc["outbox"] = serde_json::json!({
+                "delivered": drained.delivered, "retried": drained.retried,
+                "gave_up": drained.gave_up, "pending": drained.pending,
+            });
+            println!("{doc:#}");
+        }
+    }
+    if format == Format::Table
+        && (drained.delivered + drained.retried + drained.gave_up > 0 || drained.pending > 0)
+    {
+        println!(
+            "outbox: {} delivered, {} to retry, {} given up; {} waiting for the next run",
+            drained.delivered, drained.retried, drained.gave_up, drained.pending
+        );
+    }
+    if let Some(Err(e)) = pushed {
+        eprintln!("error: {e}");
+        return Ok(EXIT_RUNTIME);
+    }
+    if !report.store_errors.is_empty() {
+        return Ok(EXIT_RUNTIME);
+    }
+    let tripped = fail_on.is_some_and(|f| report.worst().is_some_and(|w| w >= f));
+    Ok(if tripped { EXIT_THRESHOLD } else { 0 })
+}
