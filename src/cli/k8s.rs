@@ -28,7 +28,7 @@ pub fn run(a: Args, plan: &Plan) -> u8 {
     } = a.what;
     print!(
         "{}",
-        syncwatch::k8s::rbac(plan, &service_account, &namespace)
+        syncwatch::restart::rbac::rbac(plan, &service_account, &namespace)
     );
     0
 }

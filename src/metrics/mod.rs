@@ -208,13 +208,15 @@ impl Metrics {
         }
     }
 
-    /// Counts one delivery attempt's outcome (`delivered`, `retried`, `failed`).
-    pub fn delivery(&self, item: &crate::store::OutboxItem, outcome: &str) {
-        if item.notifier == crate::notify::message::RESTART {
-            let action = item.payload["target"]
-                .as_str()
-                .and_then(|t| t.split(':').next())
-                .unwrap_or("unknown");
+    /// Counts one delivery attempt's outcome (`delivered`, `retried`, `failed`);
+    /// `restart_action` is the restart's kind when the job was a restart.
+    pub fn delivery(
+        &self,
+        item: &crate::store::OutboxItem,
+        restart_action: Option<&str>,
+        outcome: &str,
+    ) {
+        if let Some(action) = restart_action {
             self.restarts
                 .with_label_values(&[item.check.as_str(), action, outcome])
                 .inc();

@@ -1,7 +1,9 @@
 //! The dispatcher: claims due outbox messages, delivers them, and records the result —
 //! retrying with exponential backoff and jitter, honouring Retry-After, giving up on refusals.
 
-use super::deliver::{deliver, Delivery};
+use super::deliver::{deliver, job};
+use super::http::Delivery;
+use super::job::Job;
 use crate::app::App;
 use crate::metrics::Metrics;
 use crate::store::{failpoint, OutboxItem};
@@ -73,7 +75,12 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
 }
 
 async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut Drained) {
-    let result = deliver(app, item).await;
+    let job = job(app, item);
+    let result = match &job {
+        Ok(job) => deliver(app, item, job).await,
+        Err(e) => Delivery::GiveUp(e.clone()),
+    };
+    let job = job.ok();
     let now = Utc::now();
     let (kind, stored) = match &result {
         Delivery::Delivered => {
@@ -101,7 +108,7 @@ async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut
     if let Err(e) = stored {
         tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result");
     }
-    if let Some((kind, detail)) = timeline_line(item, &result) {
+    if let Some((kind, detail)) = timeline_line(item, job.as_ref(), &result) {
         if let Err(e) = app
             .store
             .add_event(now, &item.check, kind, Some(&item.notifier), &detail)
@@ -111,12 +118,16 @@ async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut
         }
     }
     if let Some(m) = metrics {
-        m.delivery(item, kind);
+        m.delivery(item, job.as_ref().and_then(Job::restart_action), kind);
     }
 }
 
 /// What a delivery adds to the check's timeline (retries are left out: only outcomes).
-fn timeline_line(item: &OutboxItem, result: &Delivery) -> Option<(&'static str, String)> {
+fn timeline_line(
+    item: &OutboxItem,
+    job: Option<&Job>,
+    result: &Delivery,
+) -> Option<(&'static str, String)> {
     let what = match item.event.as_str() {
         "restart" => "restart",
         "change" | "notify" | "handoff" => return None,
@@ -127,7 +138,12 @@ fn timeline_line(item: &OutboxItem, result: &Delivery) -> Option<(&'static str, 
             "restart_done",
             format!(
                 "restart of {} done",
-                item.payload["target"].as_str().unwrap_or("the sync")
+                match job {
+                    Some(Job::Restart {
+                        target: Some(t), ..
+                    }) => t.as_str(),
+                    _ => "the sync",
+                }
             ),
         )),
         (Delivery::Delivered, _) => Some((

@@ -1,7 +1,9 @@
 //! What an incident's life says and sends: the timeline lines a run adds, and the messages for
 //! acknowledgement, escalation, a manual resolve and calling an incident. Pure.
 
+use super::job::Job;
 use super::message::Envelope;
+use super::{pagerduty, slack, statuspage, webhook};
 use crate::config::Settings;
 use crate::model::{Check, NotifierKind};
 use crate::oncall::Member;
@@ -9,7 +11,6 @@ use crate::policy::{Action, Decision, Notice, Phase, PolicyState};
 use crate::store::incidents::{Change, Incident};
 use crate::verdict::Outcome;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 
 /// The Prog Lead at `now`, if a rotation is configured.
 pub fn prog_lead(settings: &Settings, now: DateTime<Utc>) -> Option<Member> {
@@ -222,74 +223,37 @@ fn note(
     sp_status: &str,
 ) -> Option<Envelope> {
     let kind = &settings.notifiers.get(notifier)?.kind;
-    let payload = match (kind, event) {
+    let job = match (kind, event) {
         (NotifierKind::PagerDuty { .. }, "ack") => {
-            json!({ "event_action": "acknowledge", "dedup_key": inc.dedup_key })
+            pagerduty::follow_up("acknowledge", &inc.dedup_key)
         }
         (NotifierKind::PagerDuty { .. }, "resolve") => {
-            json!({ "event_action": "resolve", "dedup_key": inc.dedup_key })
+            pagerduty::follow_up("resolve", &inc.dedup_key)
         }
-        (NotifierKind::PagerDuty { .. }, _) => json!({
-            "event_action": "trigger",
-            "dedup_key": inc.dedup_key,
-            "payload": {
-                "summary": text.chars().take(1024).collect::<String>(),
-                "source": format!("syncwatch/{}", inc.source.as_deref().unwrap_or("http")),
-                "severity": if inc.severity == "error" { "error" } else { "critical" },
-                "component": inc.check,
-                "custom_details": { "incident": inc.id, "prog_lead": inc.prog_lead, "escalated": true },
-            },
-            "client": "syncwatch",
-        }),
-        (NotifierKind::Slack { .. }, _) => slack_text(text, event),
-        (NotifierKind::Webhook { .. }, _) => json!({
-            "event": event,
-            "summary": text,
-            "dedup_key": inc.dedup_key,
-            "incident": inc.id,
-            "check": inc.check,
-        }),
+        (NotifierKind::PagerDuty { .. }, _) => pagerduty::escalation(inc, text),
+        (NotifierKind::Slack { .. }, _) => Job::Slack {
+            body: slack::plain(text, event),
+        },
+        (NotifierKind::Webhook { .. }, _) => webhook::incident(event, text, inc),
         (NotifierKind::Statuspage(_), "escalate") => return None,
-        (NotifierKind::Statuspage(sp), _) => json!({
-            "component": sp.components.get(&inc.check).or_else(|| inc.source.as_ref().and_then(|s| sp.components.get(s))),
-            "status": if sp_status == "resolved" { "operational" } else { sp.fail_status.as_str() },
-            "incident": { "status": sp_status, "body": text },
-        }),
+        (NotifierKind::Statuspage(sp), _) => statuspage::for_incident(sp, inc, sp_status, text),
     };
     Some(Envelope {
         notifier: notifier.to_string(),
         event,
         dedup_key: inc.dedup_key.clone(),
-        payload,
-    })
-}
-
-/// A plain Slack message: fallback text plus one section.
-pub fn slack_text(text: &str, event: &str) -> Value {
-    let icon = match event {
-        "resolve" => ":white_check_mark:",
-        "ack" => ":eyes:",
-        "escalate" | "page" | "call" => ":rotating_light:",
-        _ => ":information_source:",
-    };
-    json!({
-        "text": text,
-        "blocks": [
-            { "type": "section", "text": { "type": "mrkdwn", "text": format!("{icon} {text}").chars().take(3000).collect::<String>() } },
-        ],
+        job,
     })
 }
 
 /// A post in the incident's own channel, if it was called.
 pub fn call_note(settings: &Settings, inc: &Incident, event: &str, text: &str) -> Option<Envelope> {
     let (call, name) = (settings.incidents.call.as_ref()?, inc.call.as_ref()?);
-    let mut payload = slack_text(text, event);
-    payload["call"] = json!(name);
     Some(Envelope {
         notifier: call.slack.clone(),
         event: "call",
         dedup_key: inc.dedup_key.clone(),
-        payload,
+        job: slack::call_post(name, false, Vec::new(), text, event),
     })
 }
 
@@ -318,15 +282,12 @@ pub fn call(
                 .unwrap_or_default()
         )
     };
-    let mut payload = slack_text(&text, "call");
-    payload["call"] = json!(name);
-    payload["create"] = json!(!joined);
-    payload["invite"] = json!(lead.and_then(|m| m.slack).into_iter().collect::<Vec<_>>());
+    let invite = lead.and_then(|m| m.slack).into_iter().collect();
     Some(Envelope {
         notifier: rules.slack.clone(),
         event: "call",
         dedup_key: key.to_string(),
-        payload,
+        job: slack::call_post(name, !joined, invite, &text, "call"),
     })
 }
 
@@ -379,18 +340,18 @@ pub fn handoff(route: &str, at: DateTime<Utc>, text: &str, settings: &Settings) 
         .into_iter()
         .flatten()
         .filter_map(|n| {
-            let payload = match &settings.notifiers.get(n)?.kind {
-                NotifierKind::Slack { .. } => slack_text(text, "handoff"),
-                NotifierKind::Webhook { .. } => {
-                    json!({ "event": "handoff", "summary": text, "at": at })
-                }
+            let job = match &settings.notifiers.get(n)?.kind {
+                NotifierKind::Slack { .. } => Job::Slack {
+                    body: slack::plain(text, "handoff"),
+                },
+                NotifierKind::Webhook { .. } => webhook::handoff(text, at),
                 NotifierKind::PagerDuty { .. } | NotifierKind::Statuspage(_) => return None,
             };
             Some(Envelope {
                 notifier: n.clone(),
                 event: "handoff",
                 dedup_key: key.clone(),
-                payload,
+                job,
             })
         })
         .collect()

@@ -1,7 +1,10 @@
-//! What each notifier is sent for each action: PagerDuty events, Slack Block Kit, generic JSON.
-//! Pure. Written for a tired engineer at 3 a.m.: what is wrong, how stale, since when, what
-//! was already tried, and the runbook. Secrets (routing keys) are added only at delivery.
+//! Who is told what for each action of a run: the one-line summary every channel shares, the
+//! route's notifiers (plus, for a resolve, every notifier told about the incident), and the
+//! restart itself; each vendor module renders its own job. Pure. Written for a tired engineer
+//! at 3 a.m.: what is wrong, how stale, since when, what was already tried, and the runbook.
 
+use super::job::Job;
+use super::{pagerduty, slack, statuspage, webhook};
 use crate::config::Settings;
 use crate::model::{Check, NotifierKind};
 use crate::policy::{Action, FixedBy, Gate, Notice, PolicyState};
@@ -14,10 +17,10 @@ use serde_json::{json, Value};
 pub struct Envelope {
     /// A notifier name, or `restart`.
     pub notifier: String,
-    /// page, reminder, resolve, notify, restart, change.
+    /// page, reminder, resolve, notify, restart, change, ack, escalate, call, handoff.
     pub event: &'static str,
     pub dedup_key: String,
-    pub payload: Value,
+    pub job: Job,
 }
 
 pub const RESTART: &str = "restart";
@@ -161,7 +164,10 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                 notifier: RESTART.into(),
                 event: "restart",
                 dedup_key: key.clone(),
-                payload: json!({ "check": ctx.check.name, "target": target(ctx), "restarted_at": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) }),
+                job: Job::Restart {
+                    target: target(ctx),
+                    restarted_at: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                },
             }];
             // Restarts are also recorded as PagerDuty change events, which never notify.
             for n in route_members(ctx.settings, rules.page.as_ref()) {
@@ -174,7 +180,7 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                         notifier: n,
                         event: "change",
                         dedup_key: key.clone(),
-                        payload: pd_change(&text, ctx),
+                        job: pagerduty::change(&text, ctx),
                     });
                 }
             }
@@ -193,26 +199,26 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
         .into_iter()
         .filter_map(|name| {
             let kind = &ctx.settings.notifiers.get(&name)?.kind;
-            let payload = match (kind, action) {
+            let job = match (kind, action) {
                 // Notices never page: PagerDuty only gets pages, reminders and resolves.
                 (NotifierKind::PagerDuty { .. }, Action::Notify(_)) => return None,
                 (NotifierKind::PagerDuty { .. }, Action::Resolve { .. }) => {
-                    json!({ "event_action": "resolve", "dedup_key": key })
+                    pagerduty::follow_up("resolve", &key)
                 }
-                (NotifierKind::PagerDuty { .. }, _) => pd_trigger(&text, &key, action, ctx),
+                (NotifierKind::PagerDuty { .. }, _) => pagerduty::trigger(&text, &key, action, ctx),
                 (
                     NotifierKind::Slack { .. },
                     Action::Notify(Notice::Cleared | Notice::AutoRemediated { .. }),
-                ) => slack(&text, "resolve", ctx),
-                (NotifierKind::Slack { .. }, _) => slack(&text, event, ctx),
-                (NotifierKind::Webhook { .. }, _) => generic(&text, event, &key, ctx),
-                (NotifierKind::Statuspage(sp), _) => statuspage(sp, &text, action, ctx)?,
+                ) => slack::message(&text, "resolve", ctx),
+                (NotifierKind::Slack { .. }, _) => slack::message(&text, event, ctx),
+                (NotifierKind::Webhook { .. }, _) => webhook::event(&text, event, &key, ctx),
+                (NotifierKind::Statuspage(sp), _) => statuspage::for_action(sp, action, ctx)?,
             };
             Some(Envelope {
                 notifier: name,
                 event,
                 dedup_key: key.clone(),
-                payload,
+                job,
             })
         })
         .collect();
@@ -220,52 +226,14 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
     if let (Action::Resolve { .. }, Some(name), Some(rules)) =
         (action, &ctx.call, &ctx.settings.incidents.call)
     {
-        let mut payload = super::incident::slack_text(&text, "resolve");
-        payload["call"] = json!(name);
         out.push(Envelope {
             notifier: rules.slack.clone(),
             event: "call",
             dedup_key: key.clone(),
-            payload,
+            job: slack::call_post(name, false, Vec::new(), &text, "resolve"),
         });
     }
     out
-}
-
-/// Statuspage: the check's component (if it maps to one) and, for pages, an incident.
-fn statuspage(
-    sp: &crate::model::Statuspage,
-    text: &str,
-    action: &Action,
-    ctx: &Context<'_>,
-) -> Option<Value> {
-    let component = sp.component(ctx.check)?;
-    let name = ctx
-        .check
-        .description
-        .clone()
-        .unwrap_or_else(|| ctx.check.name.clone());
-    let (status, incident) = match action {
-        Action::Page {
-            reminder: false, ..
-        } => (
-            sp.fail_status.as_str(),
-            Some(
-                json!({ "name": format!("Delayed data: {name}"), "status": "investigating",
-                "body": format!("We are investigating delayed data for {name}.") }),
-            ),
-        ),
-        Action::Page { .. } => return None,
-        Action::Resolve { .. } => (
-            "operational",
-            Some(json!({ "status": "resolved", "body": format!("{name} is up to date again.") })),
-        ),
-        Action::Notify(Notice::Warning) => ("degraded_performance", None),
-        Action::Notify(Notice::AutoRemediated { .. } | Notice::Cleared) => ("operational", None),
-        Action::Restart => return None,
-    };
-    let _ = text;
-    Some(json!({ "component": component, "status": status, "incident": incident }))
 }
 
 fn route_members(settings: &Settings, route: Option<&String>) -> Vec<String> {
@@ -275,7 +243,8 @@ fn route_members(settings: &Settings, route: Option<&String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn details(ctx: &Context<'_>) -> Value {
+/// The details every vendor carries (PagerDuty custom_details, the webhook's `details`).
+pub(crate) fn details(ctx: &Context<'_>) -> Value {
     let c = ctx.check;
     let age = match ctx.outcome.observed {
         Observed::Age { age_seconds, .. } => Some(age_seconds),
@@ -299,7 +268,8 @@ fn details(ctx: &Context<'_>) -> Value {
     })
 }
 
-fn links(ctx: &Context<'_>) -> Vec<Value> {
+/// Runbook and dashboard links.
+pub(crate) fn links(ctx: &Context<'_>) -> Vec<Value> {
     let mut out = Vec::new();
     if let Some(r) = &ctx.check.runbook {
         out.push(json!({ "href": r, "text": "Runbook" }));
@@ -308,104 +278,4 @@ fn links(ctx: &Context<'_>) -> Vec<Value> {
         out.push(json!({ "href": d, "text": "Dashboard" }));
     }
     out
-}
-
-fn pd_trigger(text: &str, key: &str, action: &Action, ctx: &Context<'_>) -> Value {
-    let severity = match action {
-        Action::Page { broken: true, .. } => "error",
-        _ => "critical",
-    };
-    let mut v = json!({
-        "event_action": "trigger",
-        "dedup_key": key,
-        "payload": {
-            "summary": text,
-            "source": format!("syncwatch/{}", ctx.check.source.as_deref().unwrap_or("http")),
-            "severity": severity,
-            "timestamp": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "component": ctx.check.name,
-            "group": ctx.check.source,
-            "class": ctx.check.kind.label(),
-            "custom_details": details(ctx),
-        },
-        "links": links(ctx),
-        "client": "syncwatch",
-    });
-    if let Some(d) = &ctx.settings.dashboard_url {
-        v["client_url"] = json!(d);
-    }
-    v
-}
-
-fn pd_change(text: &str, ctx: &Context<'_>) -> Value {
-    json!({
-        "payload": {
-            "summary": text,
-            "source": "syncwatch",
-            "timestamp": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "custom_details": details(ctx),
-        },
-        "links": links(ctx),
-    })
-}
-
-fn slack(text: &str, event: &str, ctx: &Context<'_>) -> Value {
-    let icon = match event {
-        "page" | "reminder" => ":rotating_light:",
-        "resolve" => ":white_check_mark:",
-        _ => ":warning:",
-    };
-    let header: String = format!("{icon} {}", ctx.check.name)
-        .chars()
-        .take(150)
-        .collect();
-    let mut body = format!("*{}*", text.replace('*', ""));
-    let paging = matches!(event, "page" | "reminder");
-    let lead = ctx
-        .prog_lead
-        .as_ref()
-        .filter(|_| paging)
-        .map(|m| format!("Prog Lead: {} ({})", super::incident::mention(m), m.name));
-    if let Some(l) = &lead {
-        body = format!("{l}\n{body}");
-    }
-    if let (Some(c), true) = (&ctx.call, paging) {
-        body.push_str(&format!("\nIncident channel: #{c}"));
-    }
-    if let Some(d) = &ctx.check.description {
-        body.push_str(&format!("\n{d}"));
-    }
-    let mut context = vec![
-        format!("source `{}`", ctx.check.source.as_deref().unwrap_or("http")),
-        crate::report::thresholds(&ctx.check.kind),
-    ];
-    if let Some(r) = &ctx.check.runbook {
-        context.push(format!("<{r}|runbook>"));
-    }
-    if let Some(d) = &ctx.settings.dashboard_url {
-        context.push(format!("<{d}|dashboard>"));
-    }
-    let fallback = match &lead {
-        Some(l) => format!("{l}: {text}"),
-        None => text.to_string(),
-    };
-    json!({
-        "text": fallback,
-        "blocks": [
-            { "type": "header", "text": { "type": "plain_text", "text": header } },
-            { "type": "section", "text": { "type": "mrkdwn", "text": body.chars().take(3000).collect::<String>() } },
-            { "type": "context", "elements": [ { "type": "mrkdwn", "text": context.join(" · ") } ] },
-        ],
-    })
-}
-
-fn generic(text: &str, event: &str, key: &str, ctx: &Context<'_>) -> Value {
-    json!({
-        "event": event,
-        "summary": text,
-        "dedup_key": key,
-        "details": details(ctx),
-        "links": links(ctx),
-        "at": ctx.now,
-    })
 }

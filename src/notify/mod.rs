@@ -1,9 +1,15 @@
-//! Pages and notices: what is said (`message`, and `incident` for acknowledgement, escalation
-//! and calls), how one message is delivered (`deliver`), and the dispatcher that empties the
-//! outbox (`dispatch`).
+//! Pages and notices. `message` decides who is told what for a run, `incident` for incidents
+//! (ack, escalation, calls, handoffs); each vendor module (`pagerduty`, `slack`, `statuspage`,
+//! `webhook`) renders its own jobs and delivers them; `job` is what the outbox holds; `deliver`
+//! routes one job; `dispatch` empties the outbox with retries; `http` classifies answers.
 
 pub mod deliver;
 pub mod dispatch;
+pub(crate) mod http;
 pub mod incident;
-mod incident_io;
+pub mod job;
 pub mod message;
+pub mod pagerduty;
+pub mod slack;
+pub mod statuspage;
+pub mod webhook;

@@ -150,7 +150,7 @@ pub(crate) async fn enqueue(
             notifier: &e.notifier,
             event: e.event,
             dedup_key: &e.dedup_key,
-            payload: e.payload.to_string(),
+            payload: e.job.to_json(),
         };
         tx.enqueue(now, check, &job).await?;
     }

@@ -14,7 +14,8 @@ pub struct OutboxItem {
     pub notifier: String,
     pub event: String,
     pub dedup_key: String,
-    pub payload: serde_json::Value,
+    /// The job, as `notify::job` wrote it (the store does not read it).
+    pub payload: String,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -60,7 +61,7 @@ impl Store {
                         notifier,
                         event,
                         dedup_key,
-                        payload: serde_json::from_str(&payload).unwrap_or_default(),
+                        payload,
                         attempts,
                         created_at,
                     }

@@ -1,103 +1,68 @@
-//! Delivering what an incident needs beyond a message: its own Slack channel (create or reuse,
-//! invite the Prog Lead, post) and the Statuspage component and incident (created once, kept
-//! in the store, honouring the 1 request/s limit).
+//! Atlassian Statuspage: what partners see — the component status while a check fails, and
+//! one incident per syncwatch incident (created once, its id kept in the store, found in the
+//! unresolved list if an answer was lost) — delivered at one request a second per key.
 
-use super::deliver::{join, request, send, Delivery, TIMEOUT};
+use super::http::{request, send, Delivery, TIMEOUT};
+use super::job::Job;
+use super::message::Context;
 use crate::app::App;
 use crate::model::Statuspage;
+use crate::policy::{Action, Notice};
+use crate::store::incidents::Incident;
 use crate::store::OutboxItem;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// A post in a called incident's channel; creates the channel first when asked to.
-pub async fn slack_call(
-    app: &App,
-    item: &OutboxItem,
-    token: &SecretString,
-    base: &url::Url,
-) -> Delivery {
-    let p = &item.payload;
-    let name = p["call"].as_str().unwrap_or_default().to_string();
-    let web = |method: &str, body: Value| {
-        app.probes
-            .http
-            .post(join(base, method))
-            .bearer_auth(token.expose_secret())
-            .json(&body)
-            .timeout(TIMEOUT)
-    };
-    let mut channel = app.store.call_channel(&name).await.ok().flatten();
-    if channel.is_none() && p["create"] == json!(true) {
-        match request(
-            web(
-                "conversations.create",
-                json!({ "name": name, "is_private": false }),
+/// Statuspage: the check's component (if it maps to one) and, for pages, an incident.
+pub fn for_action(sp: &Statuspage, action: &Action, ctx: &Context<'_>) -> Option<Job> {
+    let component = sp.component(ctx.check)?;
+    let name = ctx
+        .check
+        .description
+        .clone()
+        .unwrap_or_else(|| ctx.check.name.clone());
+    let (status, incident) = match action {
+        Action::Page {
+            reminder: false, ..
+        } => (
+            sp.fail_status.as_str(),
+            Some(
+                json!({ "name": format!("Delayed data: {name}"), "status": "investigating",
+                "body": format!("We are investigating delayed data for {name}.") }),
             ),
-            true,
-        )
-        .await
-        {
-            Ok(v) => {
-                let id = v["channel"]["id"].as_str().unwrap_or_default().to_string();
-                crate::store::failpoint("after_channel_create");
-                if let Err(e) = app.store.set_call_channel(&name, &id).await {
-                    return Delivery::Retry {
-                        after: None,
-                        error: e.to_string(),
-                    };
-                }
-                let _ = app
-                    .store
-                    .add_event(
-                        chrono::Utc::now(),
-                        &item.check,
-                        "channel",
-                        Some("slack"),
-                        &format!("created #{name}"),
-                    )
-                    .await;
-                let users: Vec<&str> = p["invite"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                if !users.is_empty() {
-                    let invited = request(
-                        web(
-                            "conversations.invite",
-                            json!({ "channel": id, "users": users.join(",") }),
-                        ),
-                        true,
-                    )
-                    .await;
-                    match invited {
-                        Ok(_) => {}
-                        Err(Delivery::GiveUp(e)) if e.contains("already_in_channel") => {}
-                        Err(d) => return d,
-                    }
-                }
-                channel = Some(id);
-            }
-            // Made by an earlier attempt whose answer was lost, or by hand: post by name.
-            Err(Delivery::GiveUp(e)) if e.contains("name_taken") => {}
-            Err(d) => return d,
-        }
+        ),
+        Action::Page { .. } => return None,
+        Action::Resolve { .. } => (
+            "operational",
+            Some(json!({ "status": "resolved", "body": format!("{name} is up to date again.") })),
+        ),
+        Action::Notify(Notice::Warning) => ("degraded_performance", None),
+        Action::Notify(Notice::AutoRemediated { .. } | Notice::Cleared) => ("operational", None),
+        Action::Restart => return None,
+    };
+    Some(Job::Statuspage {
+        component: Some(component.to_string()),
+        status: status.to_string(),
+        incident,
+    })
+}
+
+/// An incident's change (ack: identified; resolve: resolved) for its component and incident.
+pub fn for_incident(sp: &Statuspage, inc: &Incident, sp_status: &str, text: &str) -> Job {
+    let component = sp
+        .components
+        .get(&inc.check)
+        .or_else(|| inc.source.as_ref().and_then(|s| sp.components.get(s)));
+    Job::Statuspage {
+        component: component.cloned(),
+        status: if sp_status == "resolved" {
+            "operational".into()
+        } else {
+            sp.fail_status.clone()
+        },
+        incident: Some(json!({ "status": sp_status, "body": text })),
     }
-    let mut body = p.clone();
-    for k in ["call", "create", "invite"] {
-        body.as_object_mut().map(|o| o.remove(k));
-    }
-    body["channel"] = json!(channel.unwrap_or_else(|| name.clone()));
-    send(
-        app.probes
-            .http
-            .post(join(base, "chat.postMessage"))
-            .bearer_auth(token.expose_secret())
-            .json(&body)
-            .timeout(TIMEOUT),
-        true,
-    )
-    .await
 }
 
 /// Waits until this notifier may send again (Statuspage allows one request a second per key).
@@ -117,8 +82,14 @@ async fn pace(app: &App, notifier: &str) {
 }
 
 /// Sets the component status, then creates, updates or resolves the Statuspage incident.
-pub async fn statuspage(app: &App, item: &OutboxItem, sp: &Statuspage) -> Delivery {
-    let p = &item.payload;
+pub async fn deliver(
+    app: &App,
+    item: &OutboxItem,
+    sp: &Statuspage,
+    component: Option<&str>,
+    status: &str,
+    incident: Option<&Value>,
+) -> Delivery {
     let page = format!(
         "{}/pages/{}",
         sp.base_url.as_str().trim_end_matches('/'),
@@ -126,8 +97,6 @@ pub async fn statuspage(app: &App, item: &OutboxItem, sp: &Statuspage) -> Delive
     );
     let auth = format!("OAuth {}", sp.api_key.expose_secret());
     let http = &app.probes.http;
-    let status = p["status"].as_str().unwrap_or("operational");
-    let component = p["component"].as_str();
     let mut did = Vec::new();
     if let Some(c) = component {
         pace(app, &item.notifier).await;
@@ -141,7 +110,7 @@ pub async fn statuspage(app: &App, item: &OutboxItem, sp: &Statuspage) -> Delive
             other => return other,
         }
     }
-    if let Some(inc) = p["incident"].as_object() {
+    if let Some(inc) = incident.and_then(Value::as_object) {
         let known = match app.store.incident_by_key(&item.dedup_key).await {
             Ok(i) => i.and_then(|i| i.statuspage_id),
             Err(e) => {
@@ -239,12 +208,12 @@ async fn unresolved(
         .await
         .map_err(|e| Delivery::Retry {
             after: None,
-            error: super::deliver::describe(&e),
+            error: super::http::describe(&e),
         })?;
     let code = resp.status().as_u16();
     if !(200..300).contains(&code) {
         return Err(Delivery::Retry {
-            after: super::deliver::retry_after(&resp),
+            after: super::http::retry_after(&resp),
             error: format!("Statuspage answered {code} listing unresolved incidents"),
         });
     }

@@ -1,0 +1,202 @@
+//! Slack: Block Kit messages (a run's page or notice, a plain note), and their delivery to an
+//! incoming webhook or through the bot (`chat.postMessage`, whose 200 may still be `ok: false`),
+//! including a called incident's own channel (created once, the Prog Lead invited).
+
+use super::http::{join, request, send, Delivery, TIMEOUT};
+use super::job::Job;
+use super::message::Context;
+use crate::app::App;
+use crate::model::SlackTarget;
+use crate::store::OutboxItem;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+
+/// A run's message in Block Kit: header, the summary (naming the Prog Lead when paging), and
+/// a context line with the source, thresholds, runbook and dashboard.
+pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
+    let icon = match event {
+        "page" | "reminder" => ":rotating_light:",
+        "resolve" => ":white_check_mark:",
+        _ => ":warning:",
+    };
+    let header: String = format!("{icon} {}", ctx.check.name)
+        .chars()
+        .take(150)
+        .collect();
+    let mut body = format!("*{}*", text.replace('*', ""));
+    let paging = matches!(event, "page" | "reminder");
+    let lead = ctx
+        .prog_lead
+        .as_ref()
+        .filter(|_| paging)
+        .map(|m| format!("Prog Lead: {} ({})", super::incident::mention(m), m.name));
+    if let Some(l) = &lead {
+        body = format!("{l}\n{body}");
+    }
+    if let (Some(c), true) = (&ctx.call, paging) {
+        body.push_str(&format!("\nIncident channel: #{c}"));
+    }
+    if let Some(d) = &ctx.check.description {
+        body.push_str(&format!("\n{d}"));
+    }
+    let mut context = vec![
+        format!("source `{}`", ctx.check.source.as_deref().unwrap_or("http")),
+        crate::report::thresholds(&ctx.check.kind),
+    ];
+    if let Some(r) = &ctx.check.runbook {
+        context.push(format!("<{r}|runbook>"));
+    }
+    if let Some(d) = &ctx.settings.dashboard_url {
+        context.push(format!("<{d}|dashboard>"));
+    }
+    let fallback = match &lead {
+        Some(l) => format!("{l}: {text}"),
+        None => text.to_string(),
+    };
+    Job::Slack {
+        body: json!({
+            "text": fallback,
+            "blocks": [
+                { "type": "header", "text": { "type": "plain_text", "text": header } },
+                { "type": "section", "text": { "type": "mrkdwn", "text": body.chars().take(3000).collect::<String>() } },
+                { "type": "context", "elements": [ { "type": "mrkdwn", "text": context.join(" · ") } ] },
+            ],
+        }),
+    }
+}
+
+/// A plain Slack message: fallback text plus one section.
+pub fn plain(text: &str, event: &str) -> Value {
+    let icon = match event {
+        "resolve" => ":white_check_mark:",
+        "ack" => ":eyes:",
+        "escalate" | "page" | "call" => ":rotating_light:",
+        _ => ":information_source:",
+    };
+    json!({
+        "text": text,
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!("{icon} {text}").chars().take(3000).collect::<String>() } },
+        ],
+    })
+}
+
+/// A post in a called incident's channel.
+pub fn call_post(channel: &str, create: bool, invite: Vec<String>, text: &str, event: &str) -> Job {
+    Job::SlackCall {
+        channel: channel.to_string(),
+        create,
+        invite,
+        body: plain(text, event),
+    }
+}
+
+/// A message to the notifier's webhook, or to its bot's channel.
+pub async fn deliver(
+    http: &reqwest::Client,
+    target: &SlackTarget,
+    base: &url::Url,
+    body: &Value,
+) -> Delivery {
+    match target {
+        SlackTarget::IncomingWebhook(url) => {
+            send(http.post(url.0.clone()).json(body).timeout(TIMEOUT), false).await
+        }
+        SlackTarget::Bot { token, channel } => {
+            let mut body = body.clone();
+            body["channel"] = Value::String(channel.clone());
+            let req = http
+                .post(join(base, "chat.postMessage"))
+                .bearer_auth(token.expose_secret())
+                .json(&body)
+                .timeout(TIMEOUT);
+            send(req, true).await
+        }
+    }
+}
+
+/// A post in a called incident's channel; creates the channel first when asked to.
+pub async fn deliver_call(
+    app: &App,
+    item: &OutboxItem,
+    token: &SecretString,
+    base: &url::Url,
+    call: (&str, bool, &[String]),
+    body: &Value,
+) -> Delivery {
+    let (name, create, invite) = call;
+    let name = name.to_string();
+    let web = |method: &str, body: Value| {
+        app.probes
+            .http
+            .post(join(base, method))
+            .bearer_auth(token.expose_secret())
+            .json(&body)
+            .timeout(TIMEOUT)
+    };
+    let mut channel = app.store.call_channel(&name).await.ok().flatten();
+    if channel.is_none() && create {
+        match request(
+            web(
+                "conversations.create",
+                json!({ "name": name, "is_private": false }),
+            ),
+            true,
+        )
+        .await
+        {
+            Ok(v) => {
+                let id = v["channel"]["id"].as_str().unwrap_or_default().to_string();
+                crate::store::failpoint("after_channel_create");
+                if let Err(e) = app.store.set_call_channel(&name, &id).await {
+                    return Delivery::Retry {
+                        after: None,
+                        error: e.to_string(),
+                    };
+                }
+                let _ = app
+                    .store
+                    .add_event(
+                        chrono::Utc::now(),
+                        &item.check,
+                        "channel",
+                        Some("slack"),
+                        &format!("created #{name}"),
+                    )
+                    .await;
+                let users: Vec<&str> = invite.iter().map(String::as_str).collect();
+                if !users.is_empty() {
+                    let invited = request(
+                        web(
+                            "conversations.invite",
+                            json!({ "channel": id, "users": users.join(",") }),
+                        ),
+                        true,
+                    )
+                    .await;
+                    match invited {
+                        Ok(_) => {}
+                        Err(Delivery::GiveUp(e)) if e.contains("already_in_channel") => {}
+                        Err(d) => return d,
+                    }
+                }
+                channel = Some(id);
+            }
+            // Made by an earlier attempt whose answer was lost, or by hand: post by name.
+            Err(Delivery::GiveUp(e)) if e.contains("name_taken") => {}
+            Err(d) => return d,
+        }
+    }
+    let mut body = body.clone();
+    body["channel"] = json!(channel.unwrap_or_else(|| name.clone()));
+    send(
+        app.probes
+            .http
+            .post(join(base, "chat.postMessage"))
+            .bearer_auth(token.expose_secret())
+            .json(&body)
+            .timeout(TIMEOUT),
+        true,
+    )
+    .await
+}
