@@ -2,7 +2,7 @@
 //! different ages, so the example checks in `checks/` show pass, warn, fail and error.
 
 use crate::config::{self, Env, Plan, SourceFile};
-use crate::model::Engine;
+use crate::probe::source::Engine;
 use secrecy::ExposeSecret;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};

@@ -1,8 +1,8 @@
 //! Turns a measured value into a verdict. Pure: thresholds and values in, `Outcome` out.
 //! Freshness follows dbt source freshness: fail if age > error_after, else warn if age > warn_after.
 
+use crate::check::{AgeThresholds, Bounds, Condition, OnEmpty};
 use crate::duration::{canonical, human};
-use crate::model::{AgeThresholds, Bounds, Condition, OnEmpty};
 use crate::verdict::{Observed, Outcome, Verdict};
 use chrono::{DateTime, Utc};
 
@@ -134,7 +134,7 @@ pub fn fmt_num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CompareOp;
+    use crate::check::CompareOp;
     use std::time::Duration;
 
     fn t(warn: u64, error: u64) -> AgeThresholds {

@@ -4,6 +4,7 @@
 //! → `report`. The CLI in `main.rs` is a thin layer over these.
 
 pub mod app;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod daemon;
@@ -12,7 +13,6 @@ pub mod duration;
 pub mod incidents;
 pub mod judge;
 pub mod metrics;
-pub mod model;
 pub mod notify;
 pub mod oncall;
 pub mod pass;
@@ -24,7 +24,9 @@ pub mod restart;
 pub mod retro;
 pub mod schedule;
 pub mod scheduler;
+pub mod secret;
 pub mod shard;
+pub mod silence;
 pub mod status_page;
 pub mod store;
 pub mod tick;

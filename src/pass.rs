@@ -2,11 +2,11 @@
 //! `syncwatch run` calls this once; the daemon calls it from its scheduler.
 
 use crate::app::App;
-use crate::model::Check;
-use crate::model::Silence;
+use crate::check::Check;
 use crate::policy::Decision;
 use crate::respond::{Recording, Respond};
 use crate::shard::Shard;
+use crate::silence::Silence;
 use crate::store::{CheckState, RunRecord, StoreError};
 use crate::verdict::{Outcome, Verdict};
 use chrono::{DateTime, Utc};

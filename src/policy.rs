@@ -2,7 +2,9 @@
 //! Pure: no I/O, no clock reads. The caller stores the new state and carries out the actions
 //! (through the outbox), in the same transaction as the run.
 
-use crate::model::{OnFailure, WarnAction};
+pub mod rules;
+
+use crate::policy::rules::{OnFailure, WarnAction};
 use crate::verdict::Verdict;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! Renders pass results and plans for people (aligned tables) and scripts (JSON).
 
+use crate::check::{Check, CheckKind};
 use crate::duration::{canonical, human};
 use crate::judge::fmt_num;
-use crate::model::{Check, CheckKind};
 use crate::pass::PassReport;
 use crate::verdict::{Observed, Verdict};
 use chrono::{DateTime, Utc};
@@ -64,7 +64,7 @@ pub fn thresholds(kind: &CheckKind) -> String {
     parts.join(", ")
 }
 
-fn age_parts(t: &crate::model::AgeThresholds) -> Vec<String> {
+fn age_parts(t: &crate::check::AgeThresholds) -> Vec<String> {
     [("warn >", t.warn_after), ("fail >", t.error_after)]
         .iter()
         .filter_map(|(l, d)| d.map(|d| format!("{l}{}", canonical(d))))

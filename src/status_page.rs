@@ -2,7 +2,7 @@
 //! age, thresholds, last run and a strip of recent runs, and the open incidents. Pure, plain
 //! HTML and CSS (no JavaScript), readable by screen readers: verdicts are words, not colours.
 
-use crate::model::Check;
+use crate::check::Check;
 use crate::store::incidents::{Incident, PastRun};
 use crate::store::LastRun;
 use crate::verdict::{Observed, Verdict};

@@ -316,3 +316,12 @@ async fn change(
         }
     }
 }
+
+/// Who may use the HTTP API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiAccess {
+    /// Bearer token for changes (ack, resolve); without it, changes are refused.
+    pub token: Option<secrecy::SecretString>,
+    /// Whether reads (/api/..., the status page) need the token too.
+    pub protect_reads: bool,
+}

@@ -90,7 +90,7 @@ async fn silence(
             .checks
             .iter()
             .map(|c| c.name.as_str())
-            .filter(|n| syncwatch::model::glob(&pattern, n))
+            .filter(|n| syncwatch::silence::glob(&pattern, n))
             .collect();
         if matched.is_empty() {
             let hint =
@@ -100,7 +100,7 @@ async fn silence(
             eprintln!("error: \"{pattern}\" matches no check{hint}");
             EXIT_RUNTIME
         } else {
-            let s = syncwatch::model::Silence {
+            let s = syncwatch::silence::Silence {
                 id: None,
                 pattern: pattern.clone(),
                 from: now,

@@ -2,7 +2,7 @@
 
 use super::node::{MapNode, Node};
 use super::settings::{self, Defaults};
-use crate::model::*;
+use crate::check::*;
 use crate::schedule::Schedule;
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 
 use super::kinds::{age_thresholds, on_empty};
 use super::node::{MapNode, Node};
-use crate::model::{AgeThresholds, HttpCheck};
+use crate::check::{AgeThresholds, HttpCheck};
 use std::time::Duration;
 
 pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {

@@ -2,7 +2,9 @@
 //! and `api:` (who may use the HTTP API).
 
 use super::node::MapNode;
-use crate::model::{ApiAccess, CallRules, IncidentRules, Notifier, NotifierKind, SlackTarget};
+use crate::incidents::{CallRules, IncidentRules};
+use crate::notify::notifier::{Notifier, NotifierKind, SlackTarget};
+use crate::web::ApiAccess;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
 

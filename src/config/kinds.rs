@@ -1,7 +1,7 @@
 //! Decodes the body of the SQL check kinds: freshness, row_count, sql (http is in `http.rs`).
 
 use super::node::{MapNode, Node};
-use crate::model::*;
+use crate::check::*;
 use std::time::Duration;
 
 pub fn freshness(node: &Node<'_>) -> Option<Freshness> {

@@ -19,7 +19,7 @@ pub use diag::{ConfigErrors, Diagnostic};
 pub use node::Env;
 pub use settings::{Defaults, Settings, StoreSpec};
 
-use crate::model::Check;
+use crate::check::Check;
 use node::{Ctx, Node};
 use std::cell::RefCell;
 use std::collections::HashMap;

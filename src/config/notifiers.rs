@@ -2,7 +2,9 @@
 
 use super::node::{MapNode, Node};
 use super::respond::{http_url, optional_headers};
-use crate::model::{KubeSpec, Notifier, NotifierKind, Silence, SlackTarget};
+use crate::notify::notifier::{Notifier, NotifierKind, SlackTarget};
+use crate::restart::KubeSpec;
+use crate::silence::Silence;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -114,7 +116,7 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
 
 pub const STATUSPAGE: &str = "https://api.statuspage.io/v1";
 
-fn statuspage(m: &MapNode<'_>) -> Option<crate::model::Statuspage> {
+fn statuspage(m: &MapNode<'_>) -> Option<crate::notify::notifier::Statuspage> {
     let api_key = m
         .req("api_key")
         .and_then(|n| n.interpolated().map(SecretString::from));
@@ -142,7 +144,7 @@ fn statuspage(m: &MapNode<'_>) -> Option<crate::model::Statuspage> {
             }
         }),
     };
-    Some(crate::model::Statuspage {
+    Some(crate::notify::notifier::Statuspage {
         api_key: api_key?,
         page_id: page_id?,
         base_url: base?,

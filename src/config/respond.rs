@@ -2,7 +2,9 @@
 //! Each level decodes to a partial at its own location; the check's fields win, field by field.
 
 use super::node::{MapNode, Node};
-use crate::model::{OnFailure, Restart, RestartAction, SecretUrl, WarnAction};
+use crate::policy::rules::{OnFailure, WarnAction};
+use crate::restart::{Restart, RestartAction};
+use crate::secret::SecretUrl;
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 use std::time::Duration;

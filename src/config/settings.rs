@@ -1,7 +1,7 @@
 //! Decodes `syncwatch.yaml`: sources, the state store, defaults for every check file.
 
 use super::node::{MapNode, Node};
-use crate::model::{Engine, SourceSpec};
+use crate::probe::source::{Engine, SourceSpec};
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,11 +19,11 @@ pub struct Settings {
     /// HTTP checks run at once (SQL checks are capped per source by `max_connections`).
     pub http_concurrency: usize,
     pub defaults: Defaults,
-    pub notifiers: BTreeMap<String, crate::model::Notifier>,
+    pub notifiers: BTreeMap<String, crate::notify::notifier::Notifier>,
     /// Route name → notifier names (each notifier is also a route to itself).
     pub routes: BTreeMap<String, Vec<String>>,
-    pub silences: Vec<crate::model::Silence>,
-    pub kubernetes: Option<crate::model::KubeSpec>,
+    pub silences: Vec<crate::silence::Silence>,
+    pub kubernetes: Option<crate::restart::KubeSpec>,
     /// Linked from pages.
     pub dashboard_url: Option<String>,
     /// How long `run` spends delivering the outbox after its pass.
@@ -36,8 +36,8 @@ pub struct Settings {
     /// How long a replica owns a scheduled run; a replica that dies mid-run has its run taken
     /// over by another after this. Longer than any check can take.
     pub run_lease: Duration,
-    pub incidents: crate::model::IncidentRules,
-    pub api: crate::model::ApiAccess,
+    pub incidents: crate::incidents::IncidentRules,
+    pub api: crate::web::ApiAccess,
 }
 
 #[derive(Debug, Clone)]

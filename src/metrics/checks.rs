@@ -2,7 +2,7 @@
 //! format. At 10,000 checks these are ~160,000 series: a registry child per series cost
 //! hundreds of MB and half a second per scrape (see README, Performance).
 
-use crate::model::{Check, CheckKind};
+use crate::check::{Check, CheckKind};
 use crate::verdict::{Observed, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

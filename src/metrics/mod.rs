@@ -5,8 +5,8 @@
 
 mod checks;
 
+use crate::check::Check;
 use crate::config::Plan;
-use crate::model::Check;
 use crate::pass::{CheckResult, PassReport};
 use crate::verdict::Verdict;
 use chrono::{DateTime, Utc};

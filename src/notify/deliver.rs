@@ -5,7 +5,7 @@ use super::http::Delivery;
 use super::job::Job;
 use super::{pagerduty, slack, statuspage, webhook};
 use crate::app::App;
-use crate::model::{NotifierKind, SlackTarget};
+use crate::notify::notifier::{NotifierKind, SlackTarget};
 use crate::store::OutboxItem;
 
 /// The job an outbox row holds, or why it cannot be read.

@@ -4,8 +4,9 @@
 use super::job::Job;
 use super::message::Envelope;
 use super::{pagerduty, slack, statuspage, webhook};
+use crate::check::Check;
 use crate::config::Settings;
-use crate::model::{Check, NotifierKind};
+use crate::notify::notifier::NotifierKind;
 use crate::oncall::Member;
 use crate::policy::{Action, Decision, Notice, Phase, PolicyState};
 use crate::store::incidents::{Change, Incident};
@@ -296,7 +297,7 @@ pub fn handoff_text(
     lead: &Member,
     oncall: Option<crate::oncall::OnCall>,
     open: &[Incident],
-    silences: &[crate::model::Silence],
+    silences: &[crate::silence::Silence],
 ) -> String {
     let mut text = format!("Prog Lead handoff: {} is on call now.", mention(lead));
     if let Some(o) = oncall.filter(|o| !o.secondary.is_empty()) {

@@ -5,8 +5,9 @@
 
 use super::job::Job;
 use super::{pagerduty, slack, statuspage, webhook};
+use crate::check::Check;
 use crate::config::Settings;
-use crate::model::{Check, NotifierKind};
+use crate::notify::notifier::NotifierKind;
 use crate::policy::{Action, FixedBy, Gate, Notice, PolicyState};
 use crate::verdict::{Observed, Outcome};
 use chrono::{DateTime, Utc};

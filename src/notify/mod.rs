@@ -9,6 +9,7 @@ pub(crate) mod http;
 pub mod incident;
 pub mod job;
 pub mod message;
+pub mod notifier;
 pub mod pagerduty;
 pub mod slack;
 pub mod statuspage;

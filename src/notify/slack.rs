@@ -6,7 +6,7 @@ use super::http::{join, request, send, Delivery, TIMEOUT};
 use super::job::Job;
 use super::message::Context;
 use crate::app::App;
-use crate::model::SlackTarget;
+use crate::notify::notifier::SlackTarget;
 use crate::store::OutboxItem;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};

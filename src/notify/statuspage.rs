@@ -6,7 +6,7 @@ use super::http::{request, send, Delivery, TIMEOUT};
 use super::job::Job;
 use super::message::Context;
 use crate::app::App;
-use crate::model::Statuspage;
+use crate::notify::notifier::Statuspage;
 use crate::policy::{Action, Notice};
 use crate::store::incidents::Incident;
 use crate::store::OutboxItem;

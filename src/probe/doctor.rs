@@ -2,7 +2,7 @@
 //! and whether its role could write. Reads only; uses the source's own pool and settings.
 
 use super::pool::{Pool, SourcePool};
-use crate::model::Engine;
+use crate::probe::source::Engine;
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{MySql, Postgres, Row};

@@ -1,7 +1,7 @@
 //! Probes a sync service over HTTP: expected status, and optionally a timestamp in its JSON body.
 
+use crate::check::HttpCheck;
 use crate::judge;
-use crate::model::HttpCheck;
 use crate::verdict::{Observed, Outcome, Verdict};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;

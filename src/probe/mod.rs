@@ -8,10 +8,11 @@ pub mod guard;
 pub mod http;
 pub mod pool;
 pub mod query;
+pub mod source;
 pub mod value;
 
+use crate::check::{Check, CheckKind, Freshness, RowCount, SqlAssert};
 use crate::judge;
-use crate::model::{Check, CheckKind, Freshness, RowCount, SqlAssert};
 use crate::verdict::Outcome;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -4,7 +4,7 @@
 use super::exec;
 use super::query::Sql;
 use super::value::Raw;
-use crate::model::{Engine, SourceSpec};
+use crate::probe::source::{Engine, SourceSpec};
 use secrecy::ExposeSecret;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;

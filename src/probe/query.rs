@@ -1,7 +1,8 @@
 //! The SQL text each check sends, per engine. Pure. Identifiers are quoted, never pasted raw;
 //! `filter` and `query` are the user's own SQL and run inside a read-only transaction.
 
-use crate::model::{Engine, TableRef, TimestampSource};
+use crate::check::{TableRef, TimestampSource};
+use crate::probe::source::Engine;
 
 /// Quotes one identifier part, doubling any quote character inside it.
 pub fn quote_ident(engine: Engine, part: &str) -> String {

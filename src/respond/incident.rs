@@ -2,8 +2,8 @@
 //! timeline lines, the incident a page opens (and calling it, for a critical check or several
 //! failing on one source), and closing the incident a resolve ends.
 
+use crate::check::Check;
 use crate::config::Settings;
-use crate::model::Check;
 use crate::notify::incident as ni;
 use crate::policy::{Action, Decision, PolicyState};
 use crate::store::incidents::OpenIncident;

@@ -8,10 +8,11 @@ pub mod change;
 mod facts;
 mod incident;
 
+use crate::check::Check;
 use crate::config::Settings;
-use crate::model::{Check, Silence};
 use crate::notify::message::{render, Context, Envelope};
 use crate::policy::{Action, Decision, PolicyState};
+use crate::silence::Silence;
 use crate::store::{failpoint, CheckState, NewJob, RunRecord, Store, StoreError, Tx};
 use crate::verdict::Outcome;
 use chrono::{DateTime, Utc};

@@ -3,10 +3,12 @@
 //! the Kubernetes targets need (`rbac`). The decision to restart is `policy`'s; cooldowns and
 //! the restart history are kept by `respond` in the store.
 
+mod action;
 pub mod rbac;
 
+pub use action::{KubeSpec, Restart, RestartAction};
+
 use crate::app::App;
-use crate::model::RestartAction;
 use crate::notify::http::{describe, send, Delivery, TIMEOUT};
 use crate::store::OutboxItem;
 use secrecy::ExposeSecret;

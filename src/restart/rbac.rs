@@ -3,7 +3,7 @@
 //! exactly those Deployments).
 
 use crate::config::Plan;
-use crate::model::RestartAction;
+use crate::restart::RestartAction;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 

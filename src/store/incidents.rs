@@ -414,14 +414,14 @@ pub struct PastRun {
 
 impl PastRun {
     /// The run as the rest of syncwatch sees one (observed value by check kind).
-    pub fn last_run(&self, kind: &crate::model::CheckKind) -> super::LastRun {
+    pub fn last_run(&self, kind: &crate::check::CheckKind) -> super::LastRun {
         use crate::verdict::{Observed, Outcome, Verdict};
         let observed = match (self.age_seconds, self.value, kind) {
             (Some(age_seconds), _, _) => Observed::Age {
                 age_seconds,
                 newest: self.newest_at,
             },
-            (None, Some(v), crate::model::CheckKind::Http(_)) => {
+            (None, Some(v), crate::check::CheckKind::Http(_)) => {
                 Observed::Status { code: v as u16 }
             }
             (None, Some(value), _) => Observed::Number { value },

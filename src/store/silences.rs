@@ -1,7 +1,7 @@
 //! Silences made with `syncwatch silence`, kept in the store so every process sees them.
 
 use super::{Store, StoreError};
-use crate::model::Silence;
+use crate::silence::Silence;
 use chrono::{DateTime, Utc};
 
 /// id, pattern, from, until, reason.

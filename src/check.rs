@@ -1,0 +1,186 @@
+//! A check as a check file declares it, validated: its kind (freshness, row count, SQL
+//! assertion, HTTP), thresholds and conditions, schedule and response rules. Built only by
+//! `config`; `probe` measures it and `judge` turns the measurement into a verdict.
+
+use crate::policy::rules::OnFailure;
+use crate::schedule::Schedule;
+use crate::secret::SecretUrl;
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// One validated check, with file defaults already applied.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub description: Option<String>,
+    /// Source name; `None` only for HTTP checks.
+    pub source: Option<String>,
+    pub schedule: Schedule,
+    /// Delay each start by up to this much (zero: none), to spread checks sharing a schedule.
+    pub jitter: Duration,
+    pub labels: BTreeMap<String, String>,
+    pub kind: CheckKind,
+    /// What to do when it fails; `None`: record and report only.
+    pub on_failure: Option<OnFailure>,
+    /// Checks this one depends on: while one of them fails, this one pages nothing.
+    pub depends_on: Vec<String>,
+    /// Linked from pages and notices.
+    pub runbook: Option<String>,
+    /// `file:line` where the check is defined, for messages.
+    pub defined_at: String,
+}
+
+/// The closed set of check kinds.
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    Freshness(Freshness),
+    RowCount(RowCount),
+    Sql(SqlAssert),
+    Http(HttpCheck),
+}
+
+impl CheckKind {
+    /// Low-cardinality label for output and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CheckKind::Freshness(_) => "freshness",
+            CheckKind::RowCount(_) => "row_count",
+            CheckKind::Sql(_) => "sql",
+            CheckKind::Http(_) => "http",
+        }
+    }
+}
+
+/// Age thresholds, judged with strict `>` as dbt does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgeThresholds {
+    pub warn_after: Option<Duration>,
+    pub error_after: Option<Duration>,
+}
+
+/// What to conclude when the newest timestamp is NULL (empty table or no matching row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnEmpty {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+}
+
+/// Where a freshness timestamp comes from.
+#[derive(Debug, Clone)]
+pub enum TimestampSource {
+    Column {
+        table: TableRef,
+        column: String,
+        filter: Option<String>,
+    },
+    /// A query returning one value: the newest timestamp.
+    Query(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub from: TimestampSource,
+    pub thresholds: AgeThresholds,
+    pub on_empty: OnEmpty,
+}
+
+/// A possibly schema-qualified table name, kept as parts so each can be quoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    pub parts: Vec<String>,
+}
+
+impl fmt::Display for TableRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.parts.join("."))
+    }
+}
+
+/// Bounds on a number; any may be absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bounds {
+    pub warn_below: Option<f64>,
+    pub error_below: Option<f64>,
+    pub warn_above: Option<f64>,
+    pub error_above: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RowCount {
+    pub table: TableRef,
+    pub filter: Option<String>,
+    pub bounds: Bounds,
+}
+
+/// A comparison such as `> 0` or `== 0`, applied to a query's number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Condition {
+    pub op: CompareOp,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl CompareOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+        }
+    }
+}
+
+impl Condition {
+    pub fn holds(&self, x: f64) -> bool {
+        match self.op {
+            CompareOp::Lt => x < self.value,
+            CompareOp::Le => x <= self.value,
+            CompareOp::Gt => x > self.value,
+            CompareOp::Ge => x >= self.value,
+            CompareOp::Eq => x == self.value,
+            CompareOp::Ne => x != self.value,
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.op.symbol(), self.value)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlAssert {
+    pub query: String,
+    pub warn_if: Option<Condition>,
+    pub error_if: Option<Condition>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    pub url: SecretUrl,
+    pub method: reqwest::Method,
+    pub headers: Vec<(String, SecretString)>,
+    pub expect_status: Vec<u16>,
+    pub timeout: Duration,
+    /// JSON pointer to a timestamp in the body, judged with `thresholds`.
+    pub timestamp_pointer: Option<String>,
+    pub thresholds: AgeThresholds,
+    pub on_empty: OnEmpty,
+}
