@@ -80,7 +80,7 @@ impl App {
     }
 }
 
-fn kube_client(k: &crate::restart::KubeSpec) -> Result<Kube, AppError> {
+fn kube_client(k: &crate::restart::action::KubeSpec) -> Result<Kube, AppError> {
     let mut b =
         reqwest::Client::builder().user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &k.ca_file {

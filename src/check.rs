@@ -184,3 +184,51 @@ pub struct HttpCheck {
     pub thresholds: AgeThresholds,
     pub on_empty: OnEmpty,
 }
+
+impl CheckKind {
+    /// What a check compares against, in words: `warn >2h, fail >6h`.
+    pub fn thresholds(&self) -> String {
+        let parts: Vec<String> = match self {
+            CheckKind::Freshness(f) => age_parts(&f.thresholds),
+            CheckKind::RowCount(r) => {
+                let b = &r.bounds;
+                [
+                    ("warn <", b.warn_below),
+                    ("fail <", b.error_below),
+                    ("warn >", b.warn_above),
+                    ("fail >", b.error_above),
+                ]
+                .iter()
+                .filter_map(|(l, v)| v.map(|v| format!("{l}{}", fmt_num(v))))
+                .collect()
+            }
+            CheckKind::Sql(s) => [("warn if ", s.warn_if), ("fail if ", s.error_if)]
+                .iter()
+                .filter_map(|(l, c)| c.map(|c| format!("{l}{c}")))
+                .collect(),
+            CheckKind::Http(h) => {
+                let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
+                let mut p = vec![format!("expect {}", codes.join("|"))];
+                p.extend(age_parts(&h.thresholds));
+                p
+            }
+        };
+        parts.join(", ")
+    }
+}
+
+fn age_parts(t: &AgeThresholds) -> Vec<String> {
+    [("warn >", t.warn_after), ("fail >", t.error_after)]
+        .iter()
+        .filter_map(|(l, d)| d.map(|d| format!("{l}{}", crate::duration::canonical(d))))
+        .collect()
+}
+
+/// Numbers without a trailing `.0` when they are whole.
+pub fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}

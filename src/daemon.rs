@@ -41,6 +41,8 @@ pub struct Options {
     pub watch_interval: Duration,
     /// How long shutdown waits for runs in flight.
     pub grace: Duration,
+    /// The HTTP side (`web::router`), handed in so the daemon does not depend on it.
+    pub router: fn(Arc<Daemon>) -> axum::Router,
 }
 
 impl Daemon {
@@ -243,7 +245,7 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
         drop(guard);
         // Re-checks whose restart has settled, claimed like scheduled runs (the fire time is
         // the re-check's instant), so one replica makes each.
-        match crate::tick::due_rechecks(&app, now).await {
+        match crate::pass::due_rechecks(&app, now).await {
             Ok(due) => {
                 for (index, at) in due {
                     let name = app.plan.checks[index].name.clone();
@@ -400,11 +402,10 @@ pub async fn serve(
     let sweep = tokio::spawn(sweeper(Arc::clone(&d), dispatch_stopped));
 
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, crate::web::router(Arc::clone(&d))).with_graceful_shutdown(
-        async move {
+    let server =
+        axum::serve(listener, (opts.router)(Arc::clone(&d))).with_graceful_shutdown(async move {
             let _ = http_stopped.await;
-        },
-    );
+        });
     let server = tokio::spawn(async move { server.await });
 
     let mut hup = hangups()?;

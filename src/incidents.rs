@@ -1,10 +1,11 @@
 //! Timers around incidents, run by `syncwatch run` after its pass and by the daemon's sweeper:
 //! escalate what nobody acknowledged in time, and announce each Prog Lead handoff.
 
+pub mod rules;
+
 use crate::app::App;
 use crate::store::incidents::{Change, Changed};
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 /// Escalates every incident past its ack timeout; returns how many were escalated here.
 pub async fn escalate_due(app: &App, now: DateTime<Utc>) -> usize {
@@ -89,39 +90,4 @@ pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
             false
         }
     }
-}
-
-/// What happens to a page after it is sent: acknowledgement, escalation, calling an incident.
-#[derive(Debug, Clone)]
-pub struct IncidentRules {
-    /// Escalate to the secondary on-call when nobody acknowledged within this.
-    pub ack_timeout: Duration,
-    /// The route that reaches the secondary on-call; without it, the page route's Slack
-    /// notifiers mention the team.
-    pub escalate: Option<String>,
-    pub call: Option<CallRules>,
-    /// A route told at each Prog Lead handoff (open incidents and silences).
-    pub handoff_notice: Option<String>,
-}
-
-impl Default for IncidentRules {
-    fn default() -> Self {
-        IncidentRules {
-            ack_timeout: Duration::from_secs(15 * 60),
-            escalate: None,
-            call: None,
-            handoff_notice: None,
-        }
-    }
-}
-
-/// When and where to call an incident: a dedicated Slack channel.
-#[derive(Debug, Clone)]
-pub struct CallRules {
-    /// A Slack bot notifier (the Web API can create channels).
-    pub slack: String,
-    /// Call when this many checks of one source have open incidents (and for `tier: critical`).
-    pub when_failing: u32,
-    /// Channel names start with this.
-    pub prefix: String,
 }

@@ -1,7 +1,7 @@
 //! Turns a measured value into a verdict. Pure: thresholds and values in, `Outcome` out.
 //! Freshness follows dbt source freshness: fail if age > error_after, else warn if age > warn_after.
 
-use crate::check::{AgeThresholds, Bounds, Condition, OnEmpty};
+use crate::check::{fmt_num, AgeThresholds, Bounds, Condition, OnEmpty};
 use crate::duration::{canonical, human};
 use crate::verdict::{Observed, Outcome, Verdict};
 use chrono::{DateTime, Utc};
@@ -119,15 +119,6 @@ pub fn condition(value: f64, warn_if: Option<&Condition>, error_if: Option<&Cond
         verdict,
         observed: Observed::Number { value },
         reason,
-    }
-}
-
-/// Numbers without a trailing `.0` when they are whole.
-pub fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
     }
 }
 

@@ -80,7 +80,7 @@ pub async fn select(
         Selection::Due => {
             let states = app.store.states().await?;
             // A re-check after a restart's `settle` is due whatever the cron schedule says.
-            let rechecks: std::collections::HashSet<usize> = crate::tick::due_rechecks(app, now)
+            let rechecks: std::collections::HashSet<usize> = due_rechecks(app, now)
                 .await?
                 .into_iter()
                 .map(|(i, _)| i)
@@ -260,4 +260,19 @@ fn log_outcome(check: &Check, o: &Outcome, took: Duration) {
         reason = o.reason.as_deref().unwrap_or(""),
         "check ran"
     );
+}
+
+/// Re-checks due by `now` (a restart's `settle` has passed), as (plan index, when it came due);
+/// checks no longer in the plan are left out.
+pub async fn due_rechecks(
+    app: &App,
+    now: DateTime<Utc>,
+) -> Result<Vec<(usize, DateTime<Utc>)>, StoreError> {
+    Ok(app
+        .store
+        .due_rechecks(now)
+        .await?
+        .into_iter()
+        .filter_map(|(name, at)| Some((app.index_of(&name)?, at)))
+        .collect())
 }

@@ -1,7 +1,7 @@
 //! Every transition of the response policy, as a story over time.
 
 use super::*;
-use crate::restart::{Restart, RestartAction};
+use crate::restart::action::{Restart, RestartAction};
 use std::time::Duration;
 use Verdict::*;
 

@@ -1,8 +1,8 @@
 //! Renders pass results and plans for people (aligned tables) and scripts (JSON).
 
+use crate::check::fmt_num;
 use crate::check::{Check, CheckKind};
-use crate::duration::{canonical, human};
-use crate::judge::fmt_num;
+use crate::duration::human;
 use crate::pass::PassReport;
 use crate::verdict::{Observed, Verdict};
 use chrono::{DateTime, Utc};
@@ -32,43 +32,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
-}
-
-/// What a check compares against, in words: `warn >2h, fail >6h`.
-pub fn thresholds(kind: &CheckKind) -> String {
-    let parts: Vec<String> = match kind {
-        CheckKind::Freshness(f) => age_parts(&f.thresholds),
-        CheckKind::RowCount(r) => {
-            let b = &r.bounds;
-            [
-                ("warn <", b.warn_below),
-                ("fail <", b.error_below),
-                ("warn >", b.warn_above),
-                ("fail >", b.error_above),
-            ]
-            .iter()
-            .filter_map(|(l, v)| v.map(|v| format!("{l}{}", fmt_num(v))))
-            .collect()
-        }
-        CheckKind::Sql(s) => [("warn if ", s.warn_if), ("fail if ", s.error_if)]
-            .iter()
-            .filter_map(|(l, c)| c.map(|c| format!("{l}{c}")))
-            .collect(),
-        CheckKind::Http(h) => {
-            let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
-            let mut p = vec![format!("expect {}", codes.join("|"))];
-            p.extend(age_parts(&h.thresholds));
-            p
-        }
-    };
-    parts.join(", ")
-}
-
-fn age_parts(t: &crate::check::AgeThresholds) -> Vec<String> {
-    [("warn >", t.warn_after), ("fail >", t.error_after)]
-        .iter()
-        .filter_map(|(l, d)| d.map(|d| format!("{l}{}", canonical(d))))
-        .collect()
 }
 
 pub fn observed(o: &Observed, kind: &CheckKind) -> String {
@@ -122,7 +85,7 @@ pub fn pass_table(report: &PassReport, checks: &[Check], color: bool) -> String 
                 c.source.clone().unwrap_or_else(|| "-".into()),
                 r.outcome.verdict.label().to_uppercase(),
                 observed(&r.outcome.observed, &c.kind),
-                thresholds(&c.kind),
+                c.kind.thresholds(),
                 format!("{}ms", r.duration.as_millis()),
             ];
             if responding {
@@ -194,7 +157,7 @@ pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
                 "verdict": r.outcome.verdict,
                 "reason": r.outcome.reason,
                 "observed": r.outcome.observed,
-                "thresholds": thresholds(&c.kind),
+                "thresholds": c.kind.thresholds(),
                 "started_at": r.started_at,
                 "duration_seconds": r.duration.as_secs_f64(),
                 "consecutive_failures": r.state.as_ref().map(|s| s.consecutive_failures),
@@ -269,7 +232,7 @@ pub fn plan_json(checks: &[Check], now: DateTime<Utc>, next: usize) -> Value {
                 "labels": c.labels,
                 "schedule": c.schedule.expr(),
                 "timezone": c.schedule.timezone().to_string(),
-                "thresholds": thresholds(&c.kind),
+                "thresholds": c.kind.thresholds(),
                 "defined_at": c.defined_at,
                 "next_runs": c.schedule.upcoming(now, next),
             })

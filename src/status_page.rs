@@ -190,7 +190,7 @@ fn check_row(h: &mut String, row: &Row<'_>, now: DateTime<Utc>) {
          <td><span class=\"v {class}\">{verdict}</span>{reason}</td><td>{age}</td><td>{}</td><td>{last}</td>\
          <td><div class=\"strip\" aria-hidden=\"true\">{strip}</div>\
          <span class=\"sr\">last {} runs: {} pass, {} warn, {} fail, {} error</span></td></tr>",
-        escape(&crate::report::thresholds(&c.kind)),
+        escape(&c.kind.thresholds()),
         row.history.len(),
         counts("pass"),
         counts("warn"),

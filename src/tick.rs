@@ -1,13 +1,13 @@
 //! One tick of the pipeline, the same steps for both modes (no step exists in one mode only):
 //!
 //! 1. what is due: checks whose schedule fired, and re-checks whose restart has settled
-//!    (`pass::select` with `Selection::Due`, built on `due_rechecks`);
+//!    (`pass::select` with `Selection::Due`, built on `pass::due_rechecks`);
 //! 2. the pass over them: probe → judge → record → respond (`pass::run_shard`);
 //! 3. the incident timers: escalate what nobody acknowledged in time, announce a handoff;
 //! 4. delivery of the outbox, until a deadline (`notify::dispatch::drain`).
 //!
 //! `syncwatch run` calls `once`. The daemon calls the same pieces on its own rhythm: step 2 for
-//! each fire time its scheduler claims, `due_rechecks` and `timers` from its sweeper, step 4
+//! each fire time its scheduler claims, `pass::due_rechecks` and `timers` from its sweeper, step 4
 //! from its dispatcher.
 
 use crate::app::App;
@@ -69,19 +69,4 @@ pub async fn timers(app: &App, now: DateTime<Utc>) -> Timers {
         escalated: crate::incidents::escalate_due(app, now).await,
         handoff_announced: crate::incidents::announce_handoff(app, now).await,
     }
-}
-
-/// Re-checks due by `now` (a restart's `settle` has passed), as (plan index, when it came due);
-/// checks no longer in the plan are left out.
-pub async fn due_rechecks(
-    app: &App,
-    now: DateTime<Utc>,
-) -> Result<Vec<(usize, DateTime<Utc>)>, StoreError> {
-    Ok(app
-        .store
-        .due_rechecks(now)
-        .await?
-        .into_iter()
-        .filter_map(|(name, at)| Some((app.index_of(&name)?, at)))
-        .collect())
 }

@@ -2,8 +2,9 @@
 //! `/api/checks` and `/api/incidents`. Changes (ack, resolve) need the API bearer token; reads
 //! need it too when `api.protect_reads` is set.
 
+pub mod access;
+
 use crate::daemon::Daemon;
-use crate::report;
 use axum::extract::Path;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -71,7 +72,7 @@ async fn checks(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Result<Json
                 "labels": c.labels,
                 "schedule": c.schedule.expr(),
                 "timezone": c.schedule.timezone().to_string(),
-                "thresholds": report::thresholds(&c.kind),
+                "thresholds": c.kind.thresholds(),
                 "next_run": c.schedule.next_after(now),
                 "verdict": last.map(|r| r.outcome.verdict),
                 "reason": last.and_then(|r| r.outcome.reason.clone()),
@@ -315,13 +316,4 @@ async fn change(
             ))
         }
     }
-}
-
-/// Who may use the HTTP API.
-#[derive(Debug, Clone, Default)]
-pub struct ApiAccess {
-    /// Bearer token for changes (ack, resolve); without it, changes are refused.
-    pub token: Option<secrecy::SecretString>,
-    /// Whether reads (/api/..., the status page) need the token too.
-    pub protect_reads: bool,
 }

@@ -46,6 +46,7 @@ async fn serve(
     let opts = daemon::Options {
         watch_interval,
         grace,
+        router: syncwatch::web::router,
     };
     daemon::serve(path, app, listener, Clock::System, opts, stop_signal()).await?;
     eprintln!("syncwatch serve: stopped");

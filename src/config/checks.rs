@@ -93,7 +93,7 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
     let description = m.str("description");
     let tz = m
         .get("timezone")
-        .map(|n| settings::timezone(&n))
+        .map(|n| super::node::timezone(&n))
         .unwrap_or(Some(defaults.timezone.unwrap_or(chrono_tz::Tz::UTC)));
     let schedule_node = m.get("schedule");
     let expr = match &schedule_node {

@@ -2,9 +2,9 @@
 //! and `api:` (who may use the HTTP API).
 
 use super::node::MapNode;
-use crate::incidents::{CallRules, IncidentRules};
+use crate::incidents::rules::{CallRules, IncidentRules};
 use crate::notify::notifier::{Notifier, NotifierKind, SlackTarget};
-use crate::web::ApiAccess;
+use crate::web::access::ApiAccess;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -317,3 +317,20 @@ fn shown(v: &Value) -> String {
         other => kind(other).to_string(),
     }
 }
+
+pub fn timezone(node: &Node<'_>) -> Option<chrono_tz::Tz> {
+    let name = node.string()?;
+    match name.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+            let hint = super::diag::did_you_mean(&name, names)
+                .map(|s| format!("did you mean \"{s}\"?"))
+                .unwrap_or_else(|| {
+                    "use an IANA name such as \"America/New_York\" or \"UTC\"".into()
+                });
+            node.error(format!("unknown time zone \"{name}\""), Some(hint));
+            None
+        }
+    }
+}

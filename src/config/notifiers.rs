@@ -3,7 +3,7 @@
 use super::node::{MapNode, Node};
 use super::respond::{http_url, optional_headers};
 use crate::notify::notifier::{Notifier, NotifierKind, SlackTarget};
-use crate::restart::KubeSpec;
+use crate::restart::action::KubeSpec;
 use crate::silence::Silence;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,7 +8,7 @@ pub fn decode(m: &MapNode<'_>) -> Option<Rotation> {
     let om = m.get("oncall")?.map()?;
     let timezone = om
         .get("timezone")
-        .map(|n| super::settings::timezone(&n))
+        .map(|n| super::node::timezone(&n))
         .unwrap_or(Some(chrono_tz::Tz::UTC));
     let handoff = om.req("handoff").and_then(|n| {
         let hm = n.map()?;

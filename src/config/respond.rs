@@ -3,7 +3,7 @@
 
 use super::node::{MapNode, Node};
 use crate::policy::rules::{OnFailure, WarnAction};
-use crate::restart::{Restart, RestartAction};
+use crate::restart::action::{Restart, RestartAction};
 use crate::secret::SecretUrl;
 use secrecy::SecretString;
 use std::collections::BTreeSet;

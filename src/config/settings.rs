@@ -23,7 +23,7 @@ pub struct Settings {
     /// Route name → notifier names (each notifier is also a route to itself).
     pub routes: BTreeMap<String, Vec<String>>,
     pub silences: Vec<crate::silence::Silence>,
-    pub kubernetes: Option<crate::restart::KubeSpec>,
+    pub kubernetes: Option<crate::restart::action::KubeSpec>,
     /// Linked from pages.
     pub dashboard_url: Option<String>,
     /// How long `run` spends delivering the outbox after its pass.
@@ -36,8 +36,8 @@ pub struct Settings {
     /// How long a replica owns a scheduled run; a replica that dies mid-run has its run taken
     /// over by another after this. Longer than any check can take.
     pub run_lease: Duration,
-    pub incidents: crate::incidents::IncidentRules,
-    pub api: crate::web::ApiAccess,
+    pub incidents: crate::incidents::rules::IncidentRules,
+    pub api: crate::web::access::ApiAccess,
 }
 
 #[derive(Debug, Clone)]
@@ -204,7 +204,7 @@ pub fn decode_defaults(node: &Node<'_>, routes: &BTreeSet<String>) -> Defaults {
         let s = n.string()?;
         check_cron(&n, &s).then_some(s)
     });
-    let timezone = m.get("timezone").and_then(|n| timezone(&n));
+    let timezone = m.get("timezone").and_then(|n| super::node::timezone(&n));
     let labels = m.get("labels").and_then(|n| labels(&n)).unwrap_or_default();
     let jitter = m.get("jitter").and_then(|n| n.duration());
     let on_failure = m
@@ -232,23 +232,6 @@ pub fn check_cron(node: &Node<'_>, expr: &str) -> bool {
                 Some("e.g. \"*/15 * * * *\" (minute hour day-of-month month day-of-week) or \"@hourly\"".into()),
             );
             false
-        }
-    }
-}
-
-pub fn timezone(node: &Node<'_>) -> Option<Tz> {
-    let name = node.string()?;
-    match name.parse::<Tz>() {
-        Ok(tz) => Some(tz),
-        Err(_) => {
-            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-            let hint = super::diag::did_you_mean(&name, names)
-                .map(|s| format!("did you mean \"{s}\"?"))
-                .unwrap_or_else(|| {
-                    "use an IANA name such as \"America/New_York\" or \"UTC\"".into()
-                });
-            node.error(format!("unknown time zone \"{name}\""), Some(hint));
-            None
         }
     }
 }
@@ -295,7 +278,7 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
     let max_connections = m.get("max_connections").map(|n| n.positive_int());
     let connect_timeout = m.get("connect_timeout").map(|n| n.duration());
     let statement_timeout = m.get("statement_timeout").map(|n| n.duration());
-    let timezone = m.get("timezone").map(|n| timezone(&n));
+    let timezone = m.get("timezone").map(|n| super::node::timezone(&n));
     m.finish();
     let (engine, url, display) = url?;
     Some(SourceSpec {

@@ -1,8 +1,8 @@
 //! What an incident's life says and sends: the timeline lines a run adds, and the messages for
 //! acknowledgement, escalation, a manual resolve and calling an incident. Pure.
 
-use super::job::Job;
-use super::message::Envelope;
+use super::context::{mention, prog_lead, secondary};
+use super::job::{Envelope, Job};
 use super::{pagerduty, slack, statuspage, webhook};
 use crate::check::Check;
 use crate::config::Settings;
@@ -12,29 +12,6 @@ use crate::policy::{Action, Decision, Notice, Phase, PolicyState};
 use crate::store::incidents::{Change, Incident};
 use crate::verdict::Outcome;
 use chrono::{DateTime, Utc};
-
-/// The Prog Lead at `now`, if a rotation is configured.
-pub fn prog_lead(settings: &Settings, now: DateTime<Utc>) -> Option<Member> {
-    Some(settings.oncall.as_ref()?.at(now)?.prog_lead)
-}
-
-/// `<@U123>` for a member with a Slack id, else their name.
-pub fn mention(m: &Member) -> String {
-    match &m.slack {
-        Some(id) => format!("<@{id}>"),
-        None => m.name.clone(),
-    }
-}
-
-/// The secondary on-call at `now` (everyone but the Prog Lead, unless listed).
-pub fn secondary(settings: &Settings, now: DateTime<Utc>) -> Vec<Member> {
-    settings
-        .oncall
-        .as_ref()
-        .and_then(|r| r.at(now))
-        .map(|o| o.secondary)
-        .unwrap_or_default()
-}
 
 /// The timeline lines one run adds: (kind, detail).
 pub fn run_events(

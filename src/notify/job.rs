@@ -5,6 +5,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// One message for one notifier, as `respond` queues it in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// A notifier name, or `restart`.
+    pub notifier: String,
+    /// page, reminder, resolve, notify, restart, change, ack, escalate, call, handoff.
+    pub event: &'static str,
+    pub dedup_key: String,
+    pub job: Job,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {

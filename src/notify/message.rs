@@ -3,56 +3,18 @@
 //! restart itself; each vendor module renders its own job. Pure. Written for a tired engineer
 //! at 3 a.m.: what is wrong, how stale, since when, what was already tried, and the runbook.
 
-use super::job::Job;
+use super::context::{target, Context};
+use super::job::{Envelope, Job};
 use super::{pagerduty, slack, statuspage, webhook};
-use crate::check::Check;
 use crate::config::Settings;
 use crate::notify::notifier::NotifierKind;
-use crate::policy::{Action, FixedBy, Gate, Notice, PolicyState};
-use crate::verdict::{Observed, Outcome};
+use crate::policy::{Action, FixedBy, Gate, Notice};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
-
-/// One message for one notifier, as stored in the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
-    /// A notifier name, or `restart`.
-    pub notifier: String,
-    /// page, reminder, resolve, notify, restart, change, ack, escalate, call, handoff.
-    pub event: &'static str,
-    pub dedup_key: String,
-    pub job: Job,
-}
 
 pub const RESTART: &str = "restart";
 
-/// Everything a message may mention.
-pub struct Context<'a> {
-    pub check: &'a Check,
-    pub outcome: &'a Outcome,
-    /// The state after the decision.
-    pub state: &'a PolicyState,
-    pub settings: &'a Settings,
-    pub now: DateTime<Utc>,
-    /// The Prog Lead at `now`, named (and @-mentioned in Slack) in pages.
-    pub prog_lead: Option<crate::oncall::Member>,
-    /// The called incident's channel name, linked from the page.
-    pub call: Option<String>,
-    /// For a resolve: every notifier told about the incident (escalations included).
-    pub told: Vec<String>,
-}
-
 fn hm(t: DateTime<Utc>) -> String {
     t.format("%H:%M UTC").to_string()
-}
-
-fn target(ctx: &Context<'_>) -> Option<String> {
-    ctx.check
-        .on_failure
-        .as_ref()?
-        .restart
-        .as_ref()
-        .map(|r| r.action.target())
 }
 
 /// The one-line summary every channel shares (PagerDuty limits it to 1024 characters).
@@ -242,41 +204,4 @@ fn route_members(settings: &Settings, route: Option<&String>) -> Vec<String> {
         .and_then(|r| settings.routes.get(r))
         .cloned()
         .unwrap_or_default()
-}
-
-/// The details every vendor carries (PagerDuty custom_details, the webhook's `details`).
-pub(crate) fn details(ctx: &Context<'_>) -> Value {
-    let c = ctx.check;
-    let age = match ctx.outcome.observed {
-        Observed::Age { age_seconds, .. } => Some(age_seconds),
-        _ => None,
-    };
-    json!({
-        "check": c.name,
-        "description": c.description,
-        "source": c.source,
-        "kind": c.kind.label(),
-        "verdict": ctx.outcome.verdict,
-        "reason": ctx.outcome.reason,
-        "age_seconds": age,
-        "thresholds": crate::report::thresholds(&c.kind),
-        "failing_since": ctx.state.since,
-        "restarted_at": ctx.state.restarted_at,
-        "restart_target": target(ctx),
-        "labels": c.labels,
-        "prog_lead": ctx.prog_lead.as_ref().map(|m| &m.name),
-        "incident_channel": ctx.call,
-    })
-}
-
-/// Runbook and dashboard links.
-pub(crate) fn links(ctx: &Context<'_>) -> Vec<Value> {
-    let mut out = Vec::new();
-    if let Some(r) = &ctx.check.runbook {
-        out.push(json!({ "href": r, "text": "Runbook" }));
-    }
-    if let Some(d) = &ctx.settings.dashboard_url {
-        out.push(json!({ "href": d, "text": "Dashboard" }));
-    }
-    out
 }

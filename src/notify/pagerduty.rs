@@ -2,9 +2,9 @@
 //! send (one dedup key per incident ties them), the change event a restart leaves, and their
 //! delivery to `{base}/v2/enqueue` or `{base}/v2/change/enqueue` with the routing key added.
 
+use super::context::{details, links, Context};
 use super::http::{join, send, Delivery, TIMEOUT};
 use super::job::Job;
-use super::message::{details, links, Context};
 use crate::policy::Action;
 use crate::store::incidents::Incident;
 use secrecy::{ExposeSecret, SecretString};

@@ -2,9 +2,9 @@
 //! incoming webhook or through the bot (`chat.postMessage`, whose 200 may still be `ok: false`),
 //! including a called incident's own channel (created once, the Prog Lead invited).
 
+use super::context::Context;
 use super::http::{join, request, send, Delivery, TIMEOUT};
 use super::job::Job;
-use super::message::Context;
 use crate::app::App;
 use crate::notify::notifier::SlackTarget;
 use crate::store::OutboxItem;
@@ -29,7 +29,7 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
         .prog_lead
         .as_ref()
         .filter(|_| paging)
-        .map(|m| format!("Prog Lead: {} ({})", super::incident::mention(m), m.name));
+        .map(|m| format!("Prog Lead: {} ({})", super::context::mention(m), m.name));
     if let Some(l) = &lead {
         body = format!("{l}\n{body}");
     }
@@ -41,7 +41,7 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
     }
     let mut context = vec![
         format!("source `{}`", ctx.check.source.as_deref().unwrap_or("http")),
-        crate::report::thresholds(&ctx.check.kind),
+        ctx.check.kind.thresholds(),
     ];
     if let Some(r) = &ctx.check.runbook {
         context.push(format!("<{r}|runbook>"));

@@ -2,9 +2,9 @@
 //! one incident per syncwatch incident (created once, its id kept in the store, found in the
 //! unresolved list if an answer was lost) — delivered at one request a second per key.
 
+use super::context::Context;
 use super::http::{request, send, Delivery, TIMEOUT};
 use super::job::Job;
-use super::message::Context;
 use crate::app::App;
 use crate::notify::notifier::Statuspage;
 use crate::policy::{Action, Notice};

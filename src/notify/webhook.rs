@@ -1,9 +1,9 @@
 //! The generic webhook: one JSON document per message (event, summary, dedup key, details,
 //! links), POSTed with the notifier's headers and an `Idempotency-Key` of the dedup key.
 
+use super::context::{details, links, Context};
 use super::http::{send, Delivery, TIMEOUT};
 use super::job::Job;
-use super::message::{details, links, Context};
 use crate::store::incidents::Incident;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};

@@ -1,6 +1,6 @@
 //! A check's `on_failure` rules, as `policy::decide` reads them.
 
-use crate::restart::Restart;
+use crate::restart::action::Restart;
 use std::time::Duration;
 
 /// What to do when a check keeps failing (`on_failure` in check files).

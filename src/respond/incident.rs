@@ -91,7 +91,7 @@ async fn call(
     summary: &str,
     settings: &Settings,
     now: DateTime<Utc>,
-) -> Result<(Option<String>, Vec<crate::notify::message::Envelope>), StoreError> {
+) -> Result<(Option<String>, Vec<crate::notify::job::Envelope>), StoreError> {
     let Some(rules) = &settings.incidents.call else {
         return Ok((None, Vec::new()));
     };

@@ -10,7 +10,9 @@ mod incident;
 
 use crate::check::Check;
 use crate::config::Settings;
-use crate::notify::message::{render, Context, Envelope};
+use crate::notify::context::Context;
+use crate::notify::job::Envelope;
+use crate::notify::message::render;
 use crate::policy::{Action, Decision, PolicyState};
 use crate::silence::Silence;
 use crate::store::{failpoint, CheckState, NewJob, RunRecord, Store, StoreError, Tx};
@@ -106,7 +108,7 @@ async fn respond(
         prog_lead: if decision.actions.is_empty() {
             None
         } else {
-            crate::notify::incident::prog_lead(r.settings, now)
+            crate::notify::context::prog_lead(r.settings, now)
         },
         call: planned.call,
         told: planned.told,

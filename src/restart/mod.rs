@@ -3,14 +3,13 @@
 //! the Kubernetes targets need (`rbac`). The decision to restart is `policy`'s; cooldowns and
 //! the restart history are kept by `respond` in the store.
 
-mod action;
+pub mod action;
 pub mod rbac;
-
-pub use action::{KubeSpec, Restart, RestartAction};
 
 use crate::app::App;
 use crate::notify::http::{describe, send, Delivery, TIMEOUT};
 use crate::store::OutboxItem;
+use action::RestartAction;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::time::Duration;

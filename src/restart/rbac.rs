@@ -3,7 +3,7 @@
 //! exactly those Deployments).
 
 use crate::config::Plan;
-use crate::restart::RestartAction;
+use crate::restart::action::RestartAction;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
