@@ -1,7 +1,8 @@
 //! syncwatch: declarative freshness and health checks for data syncs.
 //!
-//! Data flow: `config::load` → `Plan` → `pass::run` (due checks → `probe` → `judge` → `store`)
-//! → `report`. The CLI in `main.rs` is a thin layer over these.
+//! Data flow: `config::load` → `Plan` → `tick` (what is due → `pass`: `probe` → `judge` →
+//! `respond` (record, decide, render, enqueue) → incident timers → `notify::dispatch`) →
+//! `report`. The CLI (`src/cli/`) and the daemon are thin shells over these.
 
 pub mod app;
 pub mod check;
