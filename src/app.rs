@@ -1,5 +1,6 @@
 //! The one `App`: plan, store, source pools and HTTP client, built once and passed by reference.
 
+use crate::clock::Clock;
 use crate::config::Plan;
 use crate::probe::{pool::PoolError, Probes, SourcePool};
 use crate::store::{Store, StoreError};
@@ -33,11 +34,19 @@ pub struct App {
     pub probes: Probes,
     /// When each paced notifier (Statuspage: 1 request/s) may send next.
     pub pace: tokio::sync::Mutex<HashMap<String, tokio::time::Instant>>,
+    /// The clock every step reads (runs, records, deliveries): the system's, or a virtual one
+    /// that follows paused tokio time in tests.
+    pub clock: Clock,
 }
 
 impl App {
     /// Opens the store (migrating it) and prepares lazy pools; connects to no partner database yet.
     pub async fn build(plan: Plan) -> Result<Arc<App>, AppError> {
+        App::build_with_clock(plan, Clock::System).await
+    }
+
+    /// `build`, reading time from `clock`.
+    pub async fn build_with_clock(plan: Plan, clock: Clock) -> Result<Arc<App>, AppError> {
         let store = Store::open(&plan.settings.store).await?;
         let mut sources = HashMap::new();
         for (name, spec) in &plan.settings.sources {
@@ -64,6 +73,7 @@ impl App {
             store,
             probes: Probes { sources, http },
             pace: tokio::sync::Mutex::new(HashMap::new()),
+            clock,
         }))
     }
 

@@ -113,7 +113,7 @@ impl Daemon {
                 return None;
             }
         };
-        let app = match App::build(plan).await {
+        let app = match App::build_with_clock(plan, self.clock).await {
             Ok(app) => app,
             Err(e) => {
                 tracing::error!(error = %e, "reload refused; keeping the last good configuration");
@@ -139,7 +139,7 @@ impl Daemon {
 async fn dispatcher(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let app = d.current();
-        let deadline = Utc::now() + chrono::Duration::seconds(5);
+        let deadline = app.clock.now() + chrono::Duration::seconds(5);
         crate::notify::dispatch::drain(&app, Some(&d.metrics), deadline).await;
         drop(app);
         tokio::select! {

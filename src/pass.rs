@@ -186,7 +186,7 @@ pub async fn run_shard(
 /// Runs one check's probe (its slot is already held).
 async fn probe_one(app: &App, index: usize) -> CheckResult {
     let check: &Check = &app.plan.checks[index];
-    let started_at = Utc::now();
+    let started_at = app.clock.now();
     let clock = Instant::now();
     let outcome = app.probes.run(check).await;
     let duration = clock.elapsed();

@@ -52,8 +52,8 @@ pub async fn once(
     let report = pass::run_shard(app.clone(), sel, shard, now).await?;
     metrics.set_plan(&app.plan, report.started_at);
     metrics.observe_pass(&app.plan.checks, &report);
-    let timers = timers(&app, Utc::now()).await;
-    let deadline = Utc::now()
+    let timers = timers(&app, app.clock.now()).await;
+    let deadline = app.clock.now()
         + chrono::Duration::from_std(app.plan.settings.drain_timeout).unwrap_or_default();
     let drained = crate::notify::dispatch::drain(&app, Some(metrics), deadline).await;
     Ok(Tick {

@@ -146,3 +146,28 @@ async fn concurrent_run_processes_share_one_sqlite_store() {
     );
     app.close().await;
 }
+
+#[tokio::test]
+async fn runs_are_recorded_at_the_apps_clock_not_the_wall_clock() {
+    // The clock is passed in: a virtual clock a year ago is what the run, its streaks and its
+    // response read (real I/O needs real time here, so the virtual clock runs unpaused).
+    let f = fixture("sqlite:state.db").await;
+    let t0 = Utc::now() - Duration::days(365);
+    let app = App::build_with_clock(f.plan(), syncwatch::clock::Clock::virtual_at(t0))
+        .await
+        .unwrap();
+    pass::run(app.clone(), &Selection::All, app.clock.now())
+        .await
+        .unwrap();
+    let states = app.store.states().await.unwrap();
+    let runs = app.store.latest_runs().await.unwrap();
+    app.close().await;
+    for name in ["fresh", "stale"] {
+        let started = runs[name].started_at;
+        assert!(
+            (started - t0).num_seconds().abs() < 5,
+            "{name} recorded at {started}, not at the app's clock {t0}"
+        );
+        assert_eq!(states[name].last_run_at, started);
+    }
+}

@@ -3,7 +3,6 @@
 
 use super::{Format, EXIT_RUNTIME, EXIT_THRESHOLD};
 use anyhow::Context;
-use chrono::Utc;
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use syncwatch::app::App;
@@ -130,7 +129,8 @@ pub async fn tick(
 ) -> anyhow::Result<u8> {
     let app = App::build(plan).await.context("cannot start")?;
     let metrics = Metrics::new();
-    let tick = match syncwatch::tick::once(app.clone(), sel, shard, &metrics, Utc::now()).await {
+    let tick = match syncwatch::tick::once(app.clone(), sel, shard, &metrics, app.clock.now()).await
+    {
         Ok(t) => t,
         Err(e) => {
             app.close().await;

@@ -32,7 +32,7 @@ pub fn backoff(attempts: i64, id: i64) -> Duration {
 pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>) -> Drained {
     let mut done = Drained::default();
     loop {
-        let now = Utc::now();
+        let now = app.clock.now();
         if now >= deadline {
             break;
         }
@@ -68,7 +68,7 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
     if let (Some(m), Ok((n, oldest))) = (metrics, app.store.outbox_backlog().await) {
         m.outbox(
             n,
-            oldest.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0),
+            oldest.map(|t| (app.clock.now() - t).num_milliseconds() as f64 / 1000.0),
         );
     }
     done
@@ -81,7 +81,7 @@ async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut
         Err(e) => Delivery::GiveUp(e.clone()),
     };
     let job = job.ok();
-    let now = Utc::now();
+    let now = app.clock.now();
     let (kind, stored) = match &result {
         Delivery::Delivered => {
             failpoint("before_mark_delivered");

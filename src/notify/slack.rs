@@ -157,7 +157,7 @@ pub async fn deliver_call(
                 let _ = app
                     .store
                     .add_event(
-                        chrono::Utc::now(),
+                        app.clock.now(),
                         &item.check,
                         "channel",
                         Some("slack"),

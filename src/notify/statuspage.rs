@@ -174,7 +174,7 @@ async fn finish(app: &App, item: &OutboxItem, did: Vec<String>) -> Delivery {
         let _ = app
             .store
             .add_event(
-                chrono::Utc::now(),
+                app.clock.now(),
                 &item.check,
                 "status_page",
                 Some(&item.notifier),
