@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod contracts;
+pub mod harness;
 pub mod http_server;
 
 use chrono::Utc;
