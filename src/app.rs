@@ -37,6 +37,9 @@ pub struct App {
     /// The clock every step reads (runs, records, deliveries): the system's, or a virtual one
     /// that follows paused tokio time in tests.
     pub clock: Clock,
+    /// This process, as it signs its outbox claims: `host/pid/start`, so a restarted process
+    /// on the same host can tell its dead predecessor's claims from a live neighbour's.
+    pub owner: String,
 }
 
 impl App {
@@ -74,6 +77,7 @@ impl App {
             probes: Probes { sources, http },
             pace: tokio::sync::Mutex::new(HashMap::new()),
             clock,
+            owner: owner(),
         }))
     }
 
@@ -108,4 +112,12 @@ fn kube_client(k: &crate::restart::action::KubeSpec) -> Result<Kube, AppError> {
         base: k.api_url.as_str().to_string(),
         token: k.token.clone(),
     })
+}
+
+/// `host/pid/start-ms` for this process (the host from HOSTNAME, as Kubernetes sets it).
+fn owner() -> String {
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| chrono::Utc::now().timestamp_millis());
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "syncwatch".into());
+    format!("{host}/{}/{start}", std::process::id())
 }

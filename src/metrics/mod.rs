@@ -30,6 +30,7 @@ pub struct Metrics {
     restarts: IntCounterVec,
     notifications: IntCounterVec,
     outbox_pending: Gauge,
+    lost_claims: prometheus::IntCounter,
     outbox_oldest: Gauge,
     incidents_open: Gauge,
     incidents_unacked: Gauge,
@@ -126,6 +127,14 @@ impl Metrics {
                 &["notifier", "event", "outcome"],
             ),
             outbox_pending: gauge(&r, "syncwatch_outbox_pending", "Messages in the outbox not yet delivered nor given up."),
+            lost_claims: register(
+                &r,
+                prometheus::IntCounter::new(
+                    "syncwatch_outbox_lost_claims_total",
+                    "Deliveries whose outbox claim another dispatcher had taken over (lease ran out) before their result could be recorded.",
+                )
+                .expect("valid metric"),
+            ),
             outbox_oldest: gauge(&r, "syncwatch_outbox_oldest_pending_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty)."),
             incidents_open: gauge(&r, "syncwatch_incidents_open", "Incidents opened by a page and not resolved yet."),
             incidents_unacked: gauge(&r, "syncwatch_incidents_unacknowledged", "Open incidents nobody has acknowledged."),
@@ -225,6 +234,10 @@ impl Metrics {
                 .with_label_values(&[item.notifier.as_str(), &item.event, outcome])
                 .inc();
         }
+    }
+
+    pub fn lost_claim(&self) {
+        self.lost_claims.inc();
     }
 
     pub fn outbox(&self, pending: i64, oldest_age_seconds: Option<f64>) {

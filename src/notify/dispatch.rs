@@ -6,8 +6,10 @@ use super::http::Delivery;
 use super::job::Job;
 use crate::app::App;
 use crate::metrics::Metrics;
-use crate::store::{failpoint, OutboxItem};
+use crate::store::{failpoint, Claimant, OutboxItem};
 use chrono::{DateTime, Utc};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// What one drain did.
@@ -27,33 +29,85 @@ pub fn backoff(attempts: i64, id: i64) -> Duration {
         + Duration::from_millis((id as u64).wrapping_mul(2_654_435_761) % 1000)
 }
 
-/// Delivers what is due until nothing is left or `deadline` passes; messages that must wait
-/// for a retry past the deadline stay in the outbox for the next drain.
+/// Deliveries in flight at once, in all and per notifier: one slow or hanging receiver holds
+/// at most `PER_NOTIFIER` slots, never the others' messages.
+const IN_FLIGHT: usize = 8;
+const PER_NOTIFIER: usize = 4;
+
+/// Delivers what is due until nothing is left or `deadline` passes, several at a time. Each
+/// message is claimed just before its delivery (so a slow receiver never outlives the lease of
+/// messages still waiting), and its result is recorded only while this dispatcher still holds
+/// the claim. At the deadline, deliveries in flight are cancelled and their claims released:
+/// the next drain sends them again. Messages waiting for a retry past the deadline stay.
 pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>) -> Drained {
     let mut done = Drained::default();
+    recover_predecessors(app).await;
+    let mut flying = FuturesUnordered::new();
+    let mut busy: HashMap<String, usize> = HashMap::new();
+    let mut claimed: HashSet<i64> = HashSet::new();
     loop {
         let now = app.clock.now();
-        if now >= deadline {
+        let Ok(left) = (deadline - now).to_std() else {
+            break;
+        };
+        if left.is_zero() {
             break;
         }
-        let lease = chrono::Duration::from_std(app.plan.settings.outbox_lease).unwrap_or_default();
-        let items = match app.store.outbox_claim(now, now + lease, 20).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::error!(error = %e, "outbox: cannot claim messages");
-                break;
+        // Claimed one at a time, so the per-notifier cap holds within one fill too.
+        while flying.len() < IN_FLIGHT {
+            let skip: Vec<String> = busy
+                .iter()
+                .filter(|(_, n)| **n >= PER_NOTIFIER)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let lease =
+                chrono::Duration::from_std(app.plan.settings.outbox_lease).unwrap_or_default();
+            let who = Claimant {
+                owner: &app.owner,
+                skip: &skip,
+            };
+            match app.store.outbox_claim(&who, now, now + lease, 1).await {
+                Ok(items) if items.is_empty() => break,
+                Ok(items) => {
+                    for item in items {
+                        *busy.entry(item.notifier.clone()).or_default() += 1;
+                        claimed.insert(item.id);
+                        flying.push(attempt(app, item));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox: cannot claim messages");
+                    break;
+                }
             }
-        };
-        if items.is_empty() {
+        }
+        if flying.is_empty() {
             match app.store.outbox_backlog().await {
                 Ok((0, _)) | Err(_) => break,
-                // Something waits for a retry: look again shortly, within the deadline.
-                Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                // Something waits for a retry, or for an earlier message to the same receiver.
+                Ok(_) => {
+                    tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+                    continue;
+                }
             }
-            continue;
         }
-        for item in items {
-            one(app, metrics, &item, &mut done).await;
+        // One delivery ends, or a moment passes (to claim what came due), or the deadline.
+        tokio::select! {
+            Some((item, job, result)) = flying.next() => {
+                if let Some(n) = busy.get_mut(&item.notifier) {
+                    *n = n.saturating_sub(1);
+                }
+                claimed.remove(&item.id);
+                record(app, metrics, &item, job.as_ref(), result, &mut done).await;
+            }
+            _ = tokio::time::sleep(left.min(Duration::from_millis(250))) => {}
+        }
+    }
+    drop(flying);
+    // Cancelled at the deadline: give the claims back so nothing waits for a lease to end.
+    for id in claimed {
+        if let Err(e) = app.store.outbox_release(id, &app.owner).await {
+            tracing::warn!(error = %e, "outbox: cannot release a claim; it frees itself after outbox_lease");
         }
     }
     done.pending = app
@@ -74,41 +128,116 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
     done
 }
 
-async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut Drained) {
-    let job = job(app, item);
-    let result = match &job {
-        Ok(job) => deliver(app, item, job).await,
-        Err(e) => Delivery::GiveUp(e.clone()),
+/// Releases the claims of this host's dispatchers that are gone (a process killed mid-drain
+/// and started again), so their messages go out now instead of when the lease ends.
+async fn recover_predecessors(app: &App) {
+    let mut parts = app.owner.splitn(3, '/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return;
     };
-    let job = job.ok();
+    let Ok(owners) = app
+        .store
+        .outbox_claimants(&format!("{host}/"), app.clock.now())
+        .await
+    else {
+        return;
+    };
+    for other in owners.into_iter().filter(|o| *o != app.owner) {
+        let their_pid = other.split('/').nth(1).unwrap_or_default();
+        if their_pid == pid || !alive(their_pid) {
+            match app.store.outbox_release_owner(&other).await {
+                Ok(n) if n > 0 => {
+                    tracing::warn!(owner = %other, messages = n, "outbox: taking over the claims of a dispatcher that is gone")
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether a process with this pid runs on this host.
+fn alive(pid: &str) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = pid.parse::<i32>() else {
+            return true;
+        };
+        // SAFETY: signal 0 only checks that the process exists; no signal is sent.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Reads and delivers one claimed message.
+async fn attempt(app: &App, item: OutboxItem) -> (OutboxItem, Option<Job>, Delivery) {
+    let (job, result) = match job(app, &item) {
+        Ok(job) => {
+            let result = deliver(app, &item, &job).await;
+            (Some(job), result)
+        }
+        Err(e) => (None, Delivery::GiveUp(e)),
+    };
+    (item, job, result)
+}
+
+/// Records a delivery's result, if this dispatcher still holds the claim.
+async fn record(
+    app: &App,
+    metrics: Option<&Metrics>,
+    item: &OutboxItem,
+    job: Option<&Job>,
+    result: Delivery,
+    done: &mut Drained,
+) {
     let now = app.clock.now();
+    let owner = app.owner.as_str();
     let (kind, stored) = match &result {
         Delivery::Delivered => {
             failpoint("before_mark_delivered");
             done.delivered += 1;
             tracing::info!(check = %item.check, notifier = %item.notifier, event = %item.event, key = %item.dedup_key, "delivered");
-            ("delivered", app.store.outbox_delivered(item.id, now).await)
+            (
+                "delivered",
+                app.store.outbox_delivered(item.id, owner, now).await,
+            )
         }
         Delivery::Retry { after, error } => {
             done.retried += 1;
             let wait = after.unwrap_or_else(|| backoff(item.attempts, item.id));
             let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
             tracing::warn!(check = %item.check, notifier = %item.notifier, event = %item.event, error = %error, retry_in = ?wait, "delivery failed; will retry");
-            ("retried", app.store.outbox_retry(item.id, at, error).await)
+            (
+                "retried",
+                app.store.outbox_retry(item.id, owner, at, error).await,
+            )
         }
         Delivery::GiveUp(error) => {
             done.gave_up += 1;
             tracing::error!(check = %item.check, notifier = %item.notifier, event = %item.event, error = %error, "delivery refused; giving up");
             (
                 "failed",
-                app.store.outbox_give_up(item.id, now, error).await,
+                app.store.outbox_give_up(item.id, owner, now, error).await,
             )
         }
     };
-    if let Err(e) = stored {
-        tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result");
+    match stored {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(check = %item.check, notifier = %item.notifier, "outbox: the claim ran out before the result was recorded; another dispatcher has the message");
+            if let Some(m) = metrics {
+                m.lost_claim();
+            }
+        }
+        Err(e) => {
+            tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result")
+        }
     }
-    if let Some((kind, detail)) = timeline_line(item, job.as_ref(), &result) {
+    if let Some((kind, detail)) = timeline_line(item, job, &result) {
         if let Err(e) = app
             .store
             .add_event(now, &item.check, kind, Some(&item.notifier), &detail)
@@ -118,7 +247,7 @@ async fn one(app: &App, metrics: Option<&Metrics>, item: &OutboxItem, done: &mut
         }
     }
     if let Some(m) = metrics {
-        m.delivery(item, job.as_ref().and_then(Job::restart_action), kind);
+        m.delivery(item, job.and_then(Job::restart_action), kind);
     }
 }
 

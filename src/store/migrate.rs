@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_incidents.sql"),
         include_str!("../../migrations/postgres/0004_incidents.sql"),
     ),
+    (
+        5,
+        "outbox_claims",
+        include_str!("../../migrations/sqlite/0005_outbox_claims.sql"),
+        include_str!("../../migrations/postgres/0005_outbox_claims.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";

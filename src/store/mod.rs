@@ -10,7 +10,7 @@ pub mod respond;
 mod silences;
 pub mod sql;
 
-pub use outbox::{NewJob, OutboxItem};
+pub use outbox::{Claimant, NewJob, OutboxItem};
 pub use sql::Tx;
 
 use crate::config::StoreSpec;

@@ -19,6 +19,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
+    /// When the request arrived (before any delay of the answer).
+    pub at: std::time::Instant,
 }
 
 pub struct Server {
@@ -67,6 +69,7 @@ pub async fn start(routes: Vec<(&str, Answer)>) -> Server {
                     method,
                     path: path.clone(),
                     headers,
+                    at: std::time::Instant::now(),
                 });
                 let answer = routes.get(&path).cloned().unwrap_or(Answer {
                     status: 404,
