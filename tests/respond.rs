@@ -514,3 +514,53 @@ async fn slack_bot_messages_are_checked_for_ok() {
     );
     assert!(slack.texts()[0].starts_with("a: data is 3h00m old"));
 }
+
+#[tokio::test]
+async fn partner_text_in_a_page_cannot_ping_a_channel_or_hide_a_link_in_slack() {
+    // Regression: a partner's value or error message went into Slack mrkdwn as it was, so
+    // `<!channel>` notified the whole channel and `<https://…|Open runbook>` showed a disguised
+    // link. syncwatch's own mention of the Prog Lead stays live.
+    let (slack, webhook_url) = Slack::start().await;
+    let f = Fixture::new(
+        &format!(
+            "store: {{ url: \"sqlite:state.db\" }}\nsources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+             notifiers:\n  slack: {{ type: slack, webhook_url: \"{webhook_url}\" }}\n\
+             oncall:\n  timezone: UTC\n  handoff: {{ weekday: monday, time: \"10:00\" }}\n  start: \"2026-01-05\"\n\
+             \x20 members: [ {{ name: ana, slack: U0ANA }} ]\n"
+        ),
+        &[("p.yaml", "checks:\n  - name: hostile\n    source: p\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { error_after: 1, page: slack }\n")],
+    );
+    common::sqlite_partner(
+        &f.path().join("partner.db"),
+        "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES ('<!channel> <https://evil.example|Open runbook> & more');",
+    )
+    .await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+        .args(["run", "--all", "--format", "json", "--config"])
+        .arg(f.settings_path())
+        .output()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["checks"][0]["response"], "page", "{doc}");
+    let sent = slack.messages.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let m = &sent[0];
+    for text in [
+        m["text"].as_str().unwrap(),
+        m["blocks"][1]["text"]["text"].as_str().unwrap(),
+    ] {
+        assert!(
+            text.contains("&lt;!channel&gt; &lt;https://evil.example|Open runbook&gt; &amp; more"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("<!channel>") && !text.contains("<https://evil"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<@U0ANA>"),
+            "the Prog Lead is still mentioned: {text}"
+        );
+    }
+}

@@ -95,3 +95,14 @@ pub fn secondary(settings: &Settings, now: DateTime<Utc>) -> Vec<Member> {
         .map(|o| o.secondary)
         .unwrap_or_default()
 }
+
+/// At most `max` characters, ending in `…` when cut (vendors cap their fields; partner text can
+/// be long).
+pub fn cap(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

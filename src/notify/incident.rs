@@ -210,7 +210,7 @@ fn note(
         }
         (NotifierKind::PagerDuty { .. }, _) => pagerduty::escalation(inc, text),
         (NotifierKind::Slack { .. }, _) => Job::Slack {
-            body: slack::plain(text, event),
+            body: slack::plain(text, event, settings),
         },
         (NotifierKind::Webhook { .. }, _) => webhook::incident(event, text, inc),
         (NotifierKind::Statuspage(_), "escalate") => return None,
@@ -231,7 +231,7 @@ pub fn call_note(settings: &Settings, inc: &Incident, event: &str, text: &str) -
         notifier: call.slack.clone(),
         event: "call",
         dedup_key: inc.dedup_key.clone(),
-        job: slack::call_post(name, false, Vec::new(), text, event),
+        job: slack::call_post(name, false, Vec::new(), text, event, settings),
     })
 }
 
@@ -265,7 +265,7 @@ pub fn call(
         notifier: rules.slack.clone(),
         event: "call",
         dedup_key: key.to_string(),
-        job: slack::call_post(name, !joined, invite, &text, "call"),
+        job: slack::call_post(name, !joined, invite, &text, "call", settings),
     })
 }
 
@@ -320,7 +320,7 @@ pub fn handoff(route: &str, at: DateTime<Utc>, text: &str, settings: &Settings) 
         .filter_map(|n| {
             let job = match &settings.notifiers.get(n)?.kind {
                 NotifierKind::Slack { .. } => Job::Slack {
-                    body: slack::plain(text, "handoff"),
+                    body: slack::plain(text, "handoff", settings),
                 },
                 NotifierKind::Webhook { .. } => webhook::handoff(text, at),
                 NotifierKind::PagerDuty { .. } | NotifierKind::Statuspage(_) => return None,

@@ -20,11 +20,14 @@ fn hm(t: DateTime<Utc>) -> String {
 /// The one-line summary every channel shares (PagerDuty limits it to 1024 characters).
 pub fn summary(action: &Action, ctx: &Context<'_>) -> String {
     let c = &ctx.check.name;
-    let what = ctx
-        .outcome
-        .reason
-        .clone()
-        .unwrap_or_else(|| ctx.outcome.verdict.to_string());
+    // A reason can hold a partner's text (a database error, a value, an HTTP body): capped.
+    let what = super::context::cap(
+        ctx.outcome
+            .reason
+            .as_deref()
+            .unwrap_or(ctx.outcome.verdict.label()),
+        600,
+    );
     let since = ctx
         .state
         .since
@@ -193,7 +196,7 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
             notifier: rules.slack.clone(),
             event: "call",
             dedup_key: key.clone(),
-            job: slack::call_post(name, false, Vec::new(), &text, "resolve"),
+            job: slack::call_post(name, false, Vec::new(), &text, "resolve", ctx.settings),
         });
     }
     out

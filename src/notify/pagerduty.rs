@@ -2,7 +2,7 @@
 //! send (one dedup key per incident ties them), the change event a restart leaves, and their
 //! delivery to `{base}/v2/enqueue` or `{base}/v2/change/enqueue` with the routing key added.
 
-use super::context::{details, links, Context};
+use super::context::{cap, details, links, Context};
 use super::http::{join, send, Delivery, TIMEOUT};
 use super::job::Job;
 use crate::policy::Action;
@@ -20,7 +20,7 @@ pub fn trigger(text: &str, key: &str, action: &Action, ctx: &Context<'_>) -> Job
         "event_action": "trigger",
         "dedup_key": key,
         "payload": {
-            "summary": text,
+            "summary": cap(text, 1024),
             "source": format!("syncwatch/{}", ctx.check.source.as_deref().unwrap_or("http")),
             "severity": severity,
             "timestamp": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -45,7 +45,7 @@ pub fn escalation(inc: &Incident, text: &str) -> Job {
             "event_action": "trigger",
             "dedup_key": inc.dedup_key,
             "payload": {
-                "summary": text.chars().take(1024).collect::<String>(),
+                "summary": cap(text, 1024),
                 "source": format!("syncwatch/{}", inc.source.as_deref().unwrap_or("http")),
                 "severity": if inc.severity == "error" { "error" } else { "critical" },
                 "component": inc.check,
@@ -68,7 +68,7 @@ pub fn change(text: &str, ctx: &Context<'_>) -> Job {
     Job::PagerDutyChange {
         body: json!({
             "payload": {
-                "summary": text,
+                "summary": cap(text, 1024),
                 "source": "syncwatch",
                 "timestamp": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "custom_details": details(ctx),

@@ -2,10 +2,11 @@
 //! incoming webhook or through the bot (`chat.postMessage`, whose 200 may still be `ok: false`),
 //! including a called incident's own channel (created once, the Prog Lead invited).
 
-use super::context::Context;
+use super::context::{cap, Context};
 use super::http::{join, request, send, Delivery, TIMEOUT};
 use super::job::Job;
 use crate::app::App;
+use crate::config::Settings;
 use crate::notify::notifier::SlackTarget;
 use crate::store::OutboxItem;
 use secrecy::{ExposeSecret, SecretString};
@@ -23,7 +24,8 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
         .chars()
         .take(150)
         .collect();
-    let mut body = format!("*{}*", text.replace('*', ""));
+    let said = mrkdwn(text, ctx.settings);
+    let mut body = format!("*{}*", said.replace('*', ""));
     let paging = matches!(event, "page" | "reminder");
     let lead = ctx
         .prog_lead
@@ -37,7 +39,7 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
         body.push_str(&format!("\nIncident channel: #{c}"));
     }
     if let Some(d) = &ctx.check.description {
-        body.push_str(&format!("\n{d}"));
+        body.push_str(&format!("\n{}", mrkdwn(d, ctx.settings)));
     }
     let mut context = vec![
         format!("source `{}`", ctx.check.source.as_deref().unwrap_or("http")),
@@ -49,24 +51,47 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
     if let Some(d) = &ctx.settings.dashboard_url {
         context.push(format!("<{d}|dashboard>"));
     }
-    let fallback = match &lead {
-        Some(l) => format!("{l}: {text}"),
-        None => text.to_string(),
-    };
+    let fallback = cap(
+        &match &lead {
+            Some(l) => format!("{l}: {said}"),
+            None => said.clone(),
+        },
+        3000,
+    );
     Job::Slack {
         body: json!({
             "text": fallback,
             "blocks": [
                 { "type": "header", "text": { "type": "plain_text", "text": header } },
-                { "type": "section", "text": { "type": "mrkdwn", "text": body.chars().take(3000).collect::<String>() } },
+                { "type": "section", "text": { "type": "mrkdwn", "text": cap(&body, 3000) } },
                 { "type": "context", "elements": [ { "type": "mrkdwn", "text": context.join(" · ") } ] },
             ],
         }),
     }
 }
 
+/// Text built from data (database errors, values, HTTP bodies) made safe for mrkdwn: `&`, `<`
+/// and `>` escaped, so a `<!channel>` or a disguised `<https://…|Open runbook>` in a partner's
+/// error message stays text. syncwatch's own @-mentions of the rotation's members stay live.
+pub fn mrkdwn(text: &str, settings: &Settings) -> String {
+    let mut out = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let ids = settings
+        .oncall
+        .iter()
+        .flat_map(|r| r.members.iter())
+        .filter_map(|m| m.slack.as_ref());
+    for id in ids {
+        out = out.replace(&format!("&lt;@{id}&gt;"), &format!("<@{id}>"));
+    }
+    out
+}
+
 /// A plain Slack message: fallback text plus one section.
-pub fn plain(text: &str, event: &str) -> Value {
+pub fn plain(text: &str, event: &str, settings: &Settings) -> Value {
+    let text = mrkdwn(text, settings);
     let icon = match event {
         "resolve" => ":white_check_mark:",
         "ack" => ":eyes:",
@@ -74,20 +99,27 @@ pub fn plain(text: &str, event: &str) -> Value {
         _ => ":information_source:",
     };
     json!({
-        "text": text,
+        "text": cap(&text, 3000),
         "blocks": [
-            { "type": "section", "text": { "type": "mrkdwn", "text": format!("{icon} {text}").chars().take(3000).collect::<String>() } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": cap(&format!("{icon} {text}"), 3000) } },
         ],
     })
 }
 
 /// A post in a called incident's channel.
-pub fn call_post(channel: &str, create: bool, invite: Vec<String>, text: &str, event: &str) -> Job {
+pub fn call_post(
+    channel: &str,
+    create: bool,
+    invite: Vec<String>,
+    text: &str,
+    event: &str,
+    settings: &Settings,
+) -> Job {
     Job::SlackCall {
         channel: channel.to_string(),
         create,
         invite,
-        body: plain(text, event),
+        body: plain(text, event, settings),
     }
 }
 
