@@ -163,7 +163,7 @@ impl SourcePool {
     }
 
     /// The pool retries failed connects until connect_timeout and then says only "timed out";
-    /// one more direct attempt recovers the cause (refused, bad password, unknown database).
+    /// one more short direct attempt recovers the cause (refused, bad password, unknown database).
     async fn acquire_error<C, F>(&self, e: sqlx::Error, direct: F) -> String
     where
         F: std::future::Future<Output = Result<C, sqlx::Error>>,
@@ -171,7 +171,10 @@ impl SourcePool {
         if !matches!(e, sqlx::Error::PoolTimedOut) {
             return self.describe(e);
         }
-        match tokio::time::timeout(self.spec.connect_timeout, direct).await {
+        // Only a short look: the check already waited connect_timeout, and its verdict must not
+        // take twice that. A refusal or a bad password answers in milliseconds; silence does not.
+        let look = (self.spec.connect_timeout / 4).min(std::time::Duration::from_secs(1));
+        match tokio::time::timeout(look, direct).await {
             Ok(Err(cause)) => format!(
                 "{} (kept trying for connect_timeout {})",
                 self.describe(cause),
