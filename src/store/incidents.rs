@@ -186,15 +186,9 @@ impl Store {
         actor: Option<&str>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let args = [
-            at.into(),
-            check.into(),
-            kind.into(),
-            actor.into(),
-            detail.into(),
-        ];
-        self.execute(ADD_EVENT, &args).await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.add_event(at, check, kind, actor, detail).await?;
+        tx.commit().await
     }
 
     /// The incident a dedup key opened.
