@@ -124,6 +124,25 @@ pub fn canonical(d: Duration) -> String {
     out
 }
 
+/// The longest value each duration setting takes, and why: a bound for every field, so no
+/// value can overflow date arithmetic or an engine's limits later (a `jitter` of weeks, a
+/// `statement_timeout` PostgreSQL and SQLite cannot hold). Other durations: ten years.
+pub fn limit(key: &str) -> (Duration, &'static str) {
+    const H: u64 = 3600;
+    const D: u64 = 24 * H;
+    let (secs, why) = match key {
+        "statement_timeout" => (D, "PostgreSQL and SQLite keep it in milliseconds in a 32-bit integer; a check that runs for hours is not a check"),
+        "connect_timeout" | "timeout" => (10 * 60, "a source that takes longer to answer is down"),
+        "jitter" => (H, "jitter spreads a schedule's starts within a run's own period"),
+        "drain_timeout" | "outbox_lease" => (H, "a delivery is bounded by its requests' timeouts"),
+        "run_lease" | "settle" => (D, "a restarted sync should show fresh data within a day"),
+        "ack_timeout" => (7 * D, "escalation is for the same shift"),
+        "cooldown" | "remind_every" => (30 * D, "use a silence for longer pauses"),
+        _ => (3650 * D, "ten years is the longest duration syncwatch accepts"),
+    };
+    (Duration::from_secs(secs), why)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

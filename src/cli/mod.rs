@@ -151,10 +151,18 @@ pub fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     if s.trim() == "0" || s.trim() == "0s" {
         return Ok(std::time::Duration::ZERO);
     }
-    syncwatch::duration::parse(s).map_err(|e| match e.hint {
+    let d = syncwatch::duration::parse(s).map_err(|e| match e.hint {
         Some(h) => format!("{} ({h})", e.message),
         None => e.message,
-    })
+    })?;
+    let (max, why) = syncwatch::duration::limit("");
+    if d > max {
+        return Err(format!(
+            "is longer than {} ({why})",
+            syncwatch::duration::canonical(max)
+        ));
+    }
+    Ok(d)
 }
 
 pub fn who(by: Option<String>) -> String {

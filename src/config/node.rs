@@ -198,7 +198,21 @@ impl<'a> Node<'a> {
                 );
                 None
             }
-            Ok(d) => Some(d),
+            Ok(d) => {
+                let key = self.path.rsplit('.').next().unwrap_or("");
+                let (max, why) = crate::duration::limit(key);
+                if d > max {
+                    self.error(
+                        format!(
+                            "\"{text}\" is longer than {key} allows ({})",
+                            crate::duration::canonical(max)
+                        ),
+                        Some(why.into()),
+                    );
+                    return None;
+                }
+                Some(d)
+            }
             Err(e) => {
                 self.error(format!("\"{text}\" {}", e.message), e.hint);
                 None
