@@ -267,3 +267,47 @@ checks:
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn only_regular_files_are_read_and_bad_bytes_are_located() {
+    // Regression: a FIFO in the checks folder made validate block forever, and a link to
+    // /dev/zero grew to gigabytes; unreadable files were reported at syncwatch.yaml:1:1.
+    let f = Fixture::new("sources:\n  pad: { url: \"sqlite:pad.db\" }\n", &[]);
+    let checks = f.path().join("checks");
+    let ok =
+        "checks:\n  - name: fine\n    source: pad\n    row_count: { table: t, error_below: 1 }\n";
+    std::fs::write(checks.join("real.txt"), ok).unwrap();
+    std::os::unix::fs::symlink(checks.join("real.txt"), checks.join("linked.yaml")).unwrap();
+    let fifo = checks.join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", checks.join("zero.yaml")).unwrap();
+    std::os::unix::fs::symlink(checks.join("gone.txt"), checks.join("dangling.yaml")).unwrap();
+    std::fs::write(checks.join("big.yaml"), vec![b'#'; 5 << 20]).unwrap();
+    std::fs::write(checks.join("latin1.yaml"), b"checks:\n  - name: caf\xe9\n").unwrap();
+    std::fs::write(checks.join("nul.yaml"), b"checks:\n  - na\0me: x\n").unwrap();
+    let started = std::time::Instant::now();
+    let errors = f.load().expect_err("refused");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "no blocking read"
+    );
+    let dir = format!("{}/", f.path().display());
+    let got: Vec<String> = errors
+        .0
+        .iter()
+        .map(|d| d.to_string().replace(&dir, ""))
+        .collect();
+    let want = [
+        "checks/big.yaml:1:1: is larger than 4 MiB (split the checks over several files)",
+        "checks/dangling.yaml:1:1: cannot read it: No such file or directory (os error 2) (it is a link to a file that does not exist)",
+        "checks/fifo.yaml:1:1: is not a regular file (a folder, FIFO, socket or device) (syncwatch reads only regular files and links to them)",
+        "checks/latin1.yaml:2:14: is not UTF-8 (byte 0xe9) (save the file as UTF-8)",
+        "checks/nul.yaml:2:7: contains a NUL byte (is it a binary file?)",
+        "checks/zero.yaml:1:1: is not a regular file (a folder, FIFO, socket or device) (syncwatch reads only regular files and links to them)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

@@ -70,12 +70,10 @@ pub struct SourceFile {
 pub fn load(settings_path: &Path, env: Env<'_>) -> Result<Plan, ConfigErrors> {
     let before = stamp(settings_path, Path::new(""));
     let name = settings_path.display().to_string();
-    let text = std::fs::read_to_string(settings_path).map_err(|e| {
-        single(
-            &name,
-            format!("cannot read settings file: {e}"),
-            Some("pass --config PATH".into()),
-        )
+    let text = read_file(settings_path).map_err(|mut d| {
+        d.message = format!("cannot read the settings file: {}", d.message);
+        d.hint = d.hint.or(Some("pass --config PATH".into()));
+        ConfigErrors(vec![d])
     })?;
     let base = settings_path
         .parent()
@@ -296,27 +294,102 @@ fn read_checks_dir(
     paths.sort();
     paths
         .into_iter()
-        .filter_map(|p| match std::fs::read_to_string(&p) {
+        .filter_map(|p| match read_file(&p) {
             Ok(text) => Some(SourceFile {
                 name: p.display().to_string(),
                 text,
             }),
-            Err(e) => {
-                problem(format!("cannot read {}: {e}", p.display()));
+            Err(d) => {
+                diags.borrow_mut().push(d);
                 None
             }
         })
         .collect()
 }
 
-fn single(file: &str, message: String, hint: Option<String>) -> ConfigErrors {
-    ConfigErrors(vec![Diagnostic {
-        file: file.to_string(),
-        line: 1,
-        col: 1,
+/// The most a configuration file may hold.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads one configuration file: a regular file (or a link to one) of at most 4 MiB, UTF-8
+/// without NUL bytes. Anything else is a problem located at that file (and at the bad byte),
+/// found without blocking: a FIFO is never opened, `/dev/zero` never read past the cap.
+pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
+    let name = path.display().to_string();
+    let at = |line: usize, col: usize, message: String, hint: Option<&str>| Diagnostic {
+        file: name.clone(),
+        line,
+        col,
         check: None,
         field: None,
         message,
-        hint,
-    }])
+        hint: hint.map(String::from),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let dangling = std::fs::symlink_metadata(path).is_ok();
+        let hint = dangling.then_some("it is a link to a file that does not exist");
+        at(1, 1, format!("cannot read it: {e}"), hint)
+    })?;
+    if !meta.is_file() {
+        return Err(at(
+            1,
+            1,
+            "is not a regular file (a folder, FIFO, socket or device)".into(),
+            Some("syncwatch reads only regular files and links to them"),
+        ));
+    }
+    let too_big = || {
+        at(
+            1,
+            1,
+            format!("is larger than {} MiB", MAX_FILE_BYTES >> 20),
+            Some("split the checks over several files"),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    let file =
+        std::fs::File::open(path).map_err(|e| at(1, 1, format!("cannot read it: {e}"), None))?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| at(1, 1, format!("cannot read it: {e}"), None))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    if let Some(nul) = bytes.iter().position(|b| *b == 0) {
+        let (line, col) = place(&bytes, nul);
+        return Err(at(
+            line,
+            col,
+            "contains a NUL byte".into(),
+            Some("is it a binary file?"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let (line, col) = place(&bytes, offset);
+        at(
+            line,
+            col,
+            format!("is not UTF-8 (byte 0x{:02x})", bytes[offset]),
+            Some("save the file as UTF-8"),
+        )
+    })
+}
+
+/// Line and column (1-based, in bytes) of a byte offset.
+fn place(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    (line, col)
 }
