@@ -73,7 +73,7 @@ pub fn load(settings_path: &Path, env: Env<'_>) -> Result<Plan, ConfigErrors> {
     let text = read_file(settings_path).map_err(|mut d| {
         d.message = format!("cannot read the settings file: {}", d.message);
         d.hint = d.hint.or(Some("pass --config PATH".into()));
-        ConfigErrors(vec![d])
+        ConfigErrors(vec![*d])
     })?;
     let base = settings_path
         .parent()
@@ -300,7 +300,7 @@ fn read_checks_dir(
                 text,
             }),
             Err(d) => {
-                diags.borrow_mut().push(d);
+                diags.borrow_mut().push(*d);
                 None
             }
         })
@@ -313,16 +313,18 @@ pub const MAX_FILE_BYTES: u64 = 4 << 20;
 /// Reads one configuration file: a regular file (or a link to one) of at most 4 MiB, UTF-8
 /// without NUL bytes. Anything else is a problem located at that file (and at the bad byte),
 /// found without blocking: a FIFO is never opened, `/dev/zero` never read past the cap.
-pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
+pub fn read_file(path: &Path) -> Result<String, Box<Diagnostic>> {
     let name = path.display().to_string();
-    let at = |line: usize, col: usize, message: String, hint: Option<&str>| Diagnostic {
-        file: name.clone(),
-        line,
-        col,
-        check: None,
-        field: None,
-        message,
-        hint: hint.map(String::from),
+    let at = |line: usize, col: usize, message: String, hint: Option<&str>| {
+        Box::new(Diagnostic {
+            file: name.clone(),
+            line,
+            col,
+            check: None,
+            field: None,
+            message,
+            hint: hint.map(String::from),
+        })
     };
     let meta = std::fs::metadata(path).map_err(|e| {
         let dangling = std::fs::symlink_metadata(path).is_ok();
