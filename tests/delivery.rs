@@ -210,3 +210,36 @@ async fn a_hanging_receiver_does_not_hold_back_another_receivers_pages() {
         "fast pages waited behind the hanging receiver: {fast:?}"
     );
 }
+
+#[tokio::test]
+async fn a_killed_dispatchers_claims_are_taken_over_at_once_by_its_successor() {
+    // Regression: after a kill, the messages it had claimed waited the full outbox_lease.
+    let slow = Answer {
+        status: 202,
+        body: "{}".into(),
+        delay: Duration::from_millis(1500),
+    };
+    let server = http_server::start(vec![("/slow", slow), ("/ok", http_server::ok("{}"))]).await;
+    let Some((f, db)) = setup(&server.base, "outbox_lease: 10m\ndrain_timeout: 20s\n").await else {
+        return;
+    };
+    enqueue(&f, &[("slow", 6)]).await;
+    let mut first = run(&f);
+    // Wait until it is delivering (its claims are held), then kill it mid-request.
+    common::eventually(10, || async {
+        (server.seen.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await
+    .expect("the first run started delivering");
+    first.kill().await.unwrap();
+    let status = run(&f).wait().await.unwrap();
+    let app = App::build(f.plan()).await.unwrap();
+    let rows = app.store.outbox_rows("api").await.unwrap();
+    app.close().await;
+    drop_db(&db).await;
+    assert!(status.success(), "{status}");
+    assert!(
+        rows.iter().all(|(_, _, _, delivered, _)| *delivered),
+        "the successor delivered what the killed run had claimed, without waiting 10m: {rows:?}"
+    );
+}
