@@ -14,8 +14,15 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Serve(_)) {
         quiet_on_closed_pipe();
     }
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Library chatter (sqlx's notices and slow-statement warnings) stays out unless asked for
+    // by name: syncwatch reports a slow or failing query in the check's own line.
+    let directives = if cli.log_level.contains("sqlx") {
+        cli.log_level.clone()
+    } else {
+        format!("{},sqlx=error", cli.log_level)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

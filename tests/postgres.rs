@@ -283,3 +283,25 @@ async fn infinity_timestamps_are_read_and_named_in_the_reason() {
         }
     }
 }
+
+#[tokio::test]
+async fn library_log_lines_stay_out_at_the_default_level() {
+    // Regression: sqlx's "slow statement" warning appeared for every check slower than 1 s, at
+    // the default level; the check's own line says what matters.
+    let Some(_pg) = common::pg().await else {
+        return;
+    };
+    let checks = "defaults: { source: pg }\nchecks:\n  - name: slowish\n    sql: { query: \"SELECT count(*) FROM pg_sleep(1.3)\", error_if: \"> 5\" }\n";
+    let f = Fixture::new(&settings(), &[("pg.yaml", checks)]);
+    let out = common::bin()
+        .args(["run", "--all", "--config"])
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("sqlx") && !stderr.contains("slow statement"),
+        "library log lines at the default level:\n{stderr}"
+    );
+}
