@@ -248,6 +248,7 @@ api: { token: short }
 fn durations_beyond_what_a_field_can_hold_are_refused_not_a_panic_later() {
     // Regression: a jitter of millions of weeks made `serve` panic in the scheduler, and a
     // statement_timeout of weeks panicked in the SQLite driver and failed every PostgreSQL check.
+    // The settings' problems come first (a bad source explains the problems of its checks).
     let settings = "sources:\n  pad:\n    url: sqlite:pad.db\n    statement_timeout: 3w\n    connect_timeout: 1d\ndrain_timeout: 9999999w\n";
     let checks = "\
 checks:
@@ -258,12 +259,12 @@ checks:
 ";
     let got = problems(settings, &[("c.yaml", checks)]);
     let want = [
-        "checks/c.yaml:4:13: check \"far\": jitter: \"9999999w\" is longer than jitter allows (1h) (jitter spreads a schedule's starts within a run's own period)",
-        "checks/c.yaml:5:51: check \"far\": freshness.warn_after: \"99999w\" is longer than warn_after allows (3650d) (ten years is the longest duration syncwatch accepts)",
-        "checks/c.yaml:5:72: check \"far\": freshness.error_after: \"999999w\" is longer than error_after allows (3650d) (ten years is the longest duration syncwatch accepts)",
         "syncwatch.yaml:4:24: sources.pad.statement_timeout: \"3w\" is longer than statement_timeout allows (1d) (PostgreSQL and SQLite keep it in milliseconds in a 32-bit integer; a check that runs for hours is not a check)",
         "syncwatch.yaml:5:22: sources.pad.connect_timeout: \"1d\" is longer than connect_timeout allows (10m) (a source that takes longer to answer is down)",
         "syncwatch.yaml:6:16: drain_timeout: \"9999999w\" is longer than drain_timeout allows (1h) (a delivery is bounded by its requests' timeouts)",
+        "checks/c.yaml:4:13: check \"far\": jitter: \"9999999w\" is longer than jitter allows (1h) (jitter spreads a schedule's starts within a run's own period)",
+        "checks/c.yaml:5:51: check \"far\": freshness.warn_after: \"99999w\" is longer than warn_after allows (3650d) (ten years is the longest duration syncwatch accepts)",
+        "checks/c.yaml:5:72: check \"far\": freshness.error_after: \"999999w\" is longer than error_after allows (3650d) (ten years is the longest duration syncwatch accepts)",
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }

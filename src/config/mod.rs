@@ -158,7 +158,17 @@ pub fn load_with(
     }
     let mut problems = diags.into_inner();
     if !problems.is_empty() {
-        problems.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        // The settings' problems first: a bad source or notifier explains the problems it
+        // causes in check files.
+        let settings_name = settings_file.name.as_str();
+        problems.sort_by(|a, b| {
+            (a.file != settings_name, &a.file, a.line, a.col).cmp(&(
+                b.file != settings_name,
+                &b.file,
+                b.line,
+                b.col,
+            ))
+        });
         problems.dedup();
         return Err(ConfigErrors(problems));
     }
