@@ -42,6 +42,17 @@ impl fmt::Debug for Schedule {
 /// Parses 5-field cron, an optional leading seconds field, and `@hourly`-style macros.
 /// Day-of-month and day-of-week are OR'ed, as in Vixie cron and Kubernetes CronJob.
 pub fn parse_cron(expr: &str) -> Result<Cron, String> {
+    let cron = parse_cron_syntax(expr)?;
+    // A valid expression can still never fire (February 31st): refuse it here, not by
+    // silence at run time. Leap days fire every four years, so look eight years ahead.
+    let start = chrono::DateTime::<Utc>::from_timestamp(946_684_800, 0).expect("2000-01-01");
+    match cron.find_next_occurrence(&start, false) {
+        Ok(t) if t < start + chrono::Duration::days(8 * 366) => Ok(cron),
+        _ => Err("never fires (no such date, e.g. February 31st)".into()),
+    }
+}
+
+fn parse_cron_syntax(expr: &str) -> Result<Cron, String> {
     let fields = expr.split_whitespace().count();
     if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
         return Err(format!(
@@ -184,5 +195,21 @@ mod tests {
         assert!(s.is_due(None, now));
         assert!(s.is_due(Some(utc("2026-01-01T10:14:00Z")), now));
         assert!(!s.is_due(Some(utc("2026-01-01T10:15:30Z")), now));
+    }
+}
+
+#[cfg(test)]
+mod never_fires_tests {
+    use super::parse_cron;
+
+    #[test]
+    fn a_cron_that_never_fires_is_refused_and_leap_days_are_not() {
+        for never in ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"] {
+            let e = parse_cron(never).unwrap_err();
+            assert!(e.contains("never fires"), "{never}: {e}");
+        }
+        for fires in ["0 0 29 2 *", "*/15 * * * *", "@yearly", "0 6 * * 1-5"] {
+            assert!(parse_cron(fires).is_ok(), "{fires}");
+        }
     }
 }

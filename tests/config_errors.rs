@@ -312,3 +312,23 @@ fn only_regular_files_are_read_and_bad_bytes_are_located() {
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn accepted_before_but_useless_a_cron_that_never_fires_and_a_negative_row_bound() {
+    let checks = "\
+checks:
+  - name: feb31
+    source: pad
+    schedule: \"0 0 31 2 *\"
+    row_count: { table: t, error_below: -5 }
+";
+    let got = problems(
+        "sources:\n  pad: { url: \"sqlite:pad.db\" }\n",
+        &[("c.yaml", checks)],
+    );
+    let want = [
+        "checks/c.yaml:4:15: check \"feb31\": schedule: invalid cron expression \"0 0 31 2 *\": never fires (no such date, e.g. February 31st) (e.g. \"*/15 * * * *\" (minute hour day-of-month month day-of-week) or \"@hourly\")",
+        "checks/c.yaml:5:41: check \"feb31\": row_count.error_below: error_below is negative (-5); a row count never is (use 0 or more)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

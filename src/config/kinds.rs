@@ -127,7 +127,20 @@ pub fn row_count(node: &Node<'_>) -> Option<RowCount> {
     let m = node.map()?;
     let table = m.req("table").and_then(|n| table_ref(&n));
     let filter = m.str("filter");
-    let num = |k: &'static str| m.get(k).map(|n| n.number().ok_or(()));
+    // A count is never negative: a negative bound never trips, so it is a mistake.
+    let num = |k: &'static str| {
+        m.get(k).map(|n| match n.number() {
+            Some(v) if v < 0.0 => {
+                n.error(
+                    format!("{k} is negative ({v}); a row count never is"),
+                    Some("use 0 or more".into()),
+                );
+                Err(())
+            }
+            Some(v) => Ok(v),
+            None => Err(()),
+        })
+    };
     let (wb, eb, wa, ea) = (
         num("warn_below"),
         num("error_below"),
