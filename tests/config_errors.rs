@@ -332,3 +332,22 @@ checks:
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn check_names_and_variables_say_which_rule_failed() {
+    let long = "a".repeat(129);
+    let settings = "sources:\n  pad: { url: \"sqlite:pad.db\" }\n  w1: { url: \"${WAREHOUSE_URL\" }\n  w2: { url: \"${}\" }\n  w3: { url: \"${WAREHOUSE URL}\" }\n";
+    let checks = format!(
+        "defaults: {{ source: pad }}\nchecks:\n  - name: {long}\n    row_count: {{ table: t, error_below: 1 }}\n  - name: \"-dash\"\n    row_count: {{ table: t, error_below: 1 }}\n  - name: \"sp ace\"\n    row_count: {{ table: t, error_below: 1 }}\n"
+    );
+    let got = problems(settings, &[("c.yaml", &checks)]);
+    let want = [
+        "syncwatch.yaml:3:14: sources.w1.url: \"${\" is not closed (close it: ${NAME})".to_string(),
+        "syncwatch.yaml:4:14: sources.w2.url: \"${}\" names no environment variable (write ${NAME}, e.g. ${WAREHOUSE_URL})".to_string(),
+        "syncwatch.yaml:5:14: sources.w3.url: \"${WAREHOUSE URL}\" is not an environment variable name (names are letters, digits and _, not starting with a digit)".to_string(),
+        format!("checks/c.yaml:3:11: check \"{long}\": name: check name \"{long}\" is 129 characters long; at most 128 (names appear in metrics, Slack channel names, file names and commands; e.g. \"van_contacts_sync\")"),
+        "checks/c.yaml:5:11: check \"-dash\": name: check name \"-dash\" must start with a letter or a digit (names appear in metrics, Slack channel names, file names and commands; e.g. \"van_contacts_sync\")".to_string(),
+        "checks/c.yaml:7:11: check \"sp ace\": name: check name \"sp ace\" has characters other than letters, digits, _ - . : (names appear in metrics, Slack channel names, file names and commands; e.g. \"van_contacts_sync\")".to_string(),
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

@@ -73,23 +73,24 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
         };
     };
     let name_node = m.req("name");
-    let name = name_node.as_ref().and_then(|n| n.string()).filter(|name| {
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
-        if !ok {
-            if let Some(n) = &name_node {
-                n.error(
-                    format!(
-                        "check name \"{name}\" has characters other than letters, digits, _ - . :"
-                    ),
-                    Some("names appear in metrics and commands; e.g. \"van_contacts_sync\"".into()),
-                );
+    let name = name_node
+        .as_ref()
+        .and_then(|n| n.string())
+        .filter(|name| match name_rule(name) {
+            None => true,
+            Some(rule) => {
+                if let Some(n) = &name_node {
+                    n.error(
+                        format!("check name \"{name}\" {rule}"),
+                        Some(
+                            "names appear in metrics, Slack channel names, file names and commands; e.g. \"van_contacts_sync\""
+                                .into(),
+                        ),
+                    );
+                }
+                false
             }
-        }
-        ok
-    });
+        });
     let description = m.str("description");
     let tz = m
         .get("timezone")
@@ -237,5 +238,28 @@ fn decode_kind(m: &MapNode<'_>) -> Option<CheckKind> {
             );
             None
         }
+    }
+}
+
+/// The longest check name: a Prometheus label value, a part of a Slack channel name and a
+/// file name must all hold it.
+pub const MAX_NAME: usize = 128;
+
+/// Which rule a check name breaks, if any.
+fn name_rule(name: &str) -> Option<String> {
+    let n = name.chars().count();
+    if name.is_empty() {
+        Some("is empty".into())
+    } else if n > MAX_NAME {
+        Some(format!("is {n} characters long; at most {MAX_NAME}"))
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+    {
+        Some("has characters other than letters, digits, _ - . :".into())
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("must start with a letter or a digit".into())
+    } else {
+        None
     }
 }

@@ -141,12 +141,28 @@ impl<'a> Node<'a> {
         let raw = self.string()?;
         match interp::expand(&raw, self.ctx.env) {
             Ok(s) => Some(s),
-            Err(missing) => {
-                for var in missing {
-                    self.error(
-                        format!("environment variable ${{{var}}} is not set"),
-                        Some(format!("export {var}=… or write ${{{var}:-default}}")),
-                    );
+            Err(problems) => {
+                for p in problems {
+                    let (message, hint) = match p {
+                        interp::Problem::Unset(var) => (
+                            format!("environment variable ${{{var}}} is not set"),
+                            format!("export {var}=… or write ${{{var}:-default}}"),
+                        ),
+                        interp::Problem::Unclosed => (
+                            "\"${\" is not closed".to_string(),
+                            "close it: ${NAME}".to_string(),
+                        ),
+                        interp::Problem::Empty => (
+                            "\"${}\" names no environment variable".to_string(),
+                            "write ${NAME}, e.g. ${WAREHOUSE_URL}".to_string(),
+                        ),
+                        interp::Problem::BadName(name) => (
+                            format!("\"${{{name}}}\" is not an environment variable name"),
+                            "names are letters, digits and _, not starting with a digit"
+                                .to_string(),
+                        ),
+                    };
+                    self.error(message, Some(hint));
                 }
                 None
             }
