@@ -58,7 +58,13 @@ impl CheckKind {
 pub struct AgeThresholds {
     pub warn_after: Option<Duration>,
     pub error_after: Option<Duration>,
+    /// How far the newest data may be ahead of the database clock before it is a `warn`
+    /// (a wrong source `timezone` looks like this).
+    pub future_tolerance: Duration,
 }
+
+/// The default `future_tolerance`.
+pub const FUTURE_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// What to conclude when the newest timestamp is NULL (empty table or no matching row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,6 +49,15 @@ pub fn age(
                 canonical(limit)
             )),
         )
+    } else if -age > t.future_tolerance.as_secs_f64() {
+        (
+            Verdict::Warn,
+            Some(format!(
+                "newest timestamp is {} ahead of the database clock (> future_tolerance {}): a wrong source timezone, or clocks apart?",
+                human(-age),
+                canonical(t.future_tolerance)
+            )),
+        )
     } else if age < 0.0 {
         (
             Verdict::Pass,
@@ -132,6 +141,7 @@ mod tests {
         AgeThresholds {
             warn_after: Some(Duration::from_secs(warn)),
             error_after: Some(Duration::from_secs(error)),
+            future_tolerance: Duration::from_secs(300),
         }
     }
 
@@ -147,7 +157,9 @@ mod tests {
             (3601, Verdict::Warn),
             (6 * 3600, Verdict::Warn), // exactly error_after
             (6 * 3600 + 1, Verdict::Fail),
-            (-300, Verdict::Pass), // future timestamp
+            (-300, Verdict::Pass), // ahead by exactly future_tolerance: not greater
+            (-301, Verdict::Warn), // further ahead: a wrong time zone looks like this
+            (-3 * 3600, Verdict::Warn),
         ];
         for (age_s, want) in cases {
             let newest = clock - chrono::Duration::seconds(age_s);

@@ -17,6 +17,7 @@ async fn the_same_data_gives_the_same_verdicts_on_every_engine() {
         p.timestamps("t_stale", &[600]).await;
         p.timestamps("t_empty", &[]).await;
         p.timestamps("t_mixed", &[10, 600]).await;
+        p.timestamps("t_future", &[-180]).await; // three hours ahead: a wrong time zone
         let age = |t: &str| {
             format!(
                 "freshness: {{ table: {}, column: ts, warn_after: 1h, error_after: 6h }}",
@@ -30,6 +31,21 @@ async fn the_same_data_gives_the_same_verdicts_on_every_engine() {
             ("stale", age("t_stale"), Verdict::Fail, "> error_after 6h"),
             ("empty", age("t_empty"), Verdict::Fail, "no data"),
             ("missing", age("t_nope"), Verdict::Error, ""),
+            (
+                "future",
+                age("t_future"),
+                Verdict::Warn,
+                "ahead of the database clock (> future_tolerance 5m)",
+            ),
+            (
+                "future_tolerated",
+                format!(
+                    "freshness: {{ table: {}, column: ts, error_after: 6h, future_tolerance: 4h }}",
+                    p.table("t_future")
+                ),
+                Verdict::Pass,
+                "in the future",
+            ),
             (
                 "filtered",
                 format!("freshness: {{ table: {mixed}, column: ts, filter: \"id = 1\", error_after: 6h }}"),

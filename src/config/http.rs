@@ -36,7 +36,7 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
     let thresholds = if has_pointer {
         age_thresholds(&m)
     } else {
-        for k in ["warn_after", "error_after"] {
+        for k in ["warn_after", "error_after", "future_tolerance"] {
             if let Some(n) = m.get(k) {
                 n.error(
                     format!("{k} needs timestamp_pointer"),
@@ -47,6 +47,7 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
         Some(AgeThresholds {
             warn_after: None,
             error_after: None,
+            future_tolerance: crate::check::FUTURE_TOLERANCE,
         })
     };
     let on_empty = on_empty(&m);

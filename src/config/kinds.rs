@@ -96,9 +96,14 @@ pub(super) fn age_thresholds(m: &MapNode<'_>) -> Option<AgeThresholds> {
             return None;
         }
     }
+    let future_tolerance = match m.get("future_tolerance") {
+        Some(n) => n.duration()?,
+        None => crate::check::FUTURE_TOLERANCE,
+    };
     Some(AgeThresholds {
         warn_after: nonzero(warn),
         error_after: nonzero(error),
+        future_tolerance,
     })
 }
 

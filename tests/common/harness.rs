@@ -101,7 +101,7 @@ impl Partner {
                 |m| format!("UTC_TIMESTAMP(6) - INTERVAL {m} MINUTE"),
             ),
             Partner::Lite { .. } => (format!("CREATE TABLE {name} (id INTEGER, ts TEXT)"), |m| {
-                format!("datetime('now', '-{m} minutes')")
+                format!("datetime('now', '{:+} minutes')", -m)
             }),
         };
         self.exec(&create).await;
