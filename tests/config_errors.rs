@@ -351,3 +351,26 @@ fn check_names_and_variables_say_which_rule_failed() {
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn an_override_that_ends_before_it_starts_and_a_member_listed_twice_are_refused() {
+    let settings = "\
+sources:
+  pad: { url: \"sqlite:pad.db\" }
+oncall:
+  timezone: UTC
+  handoff: { weekday: monday, time: \"10:00\" }
+  start: \"2026-01-05\"
+  members: [ { name: ana }, { name: ben }, { name: ana } ]
+  overrides:
+    - { member: ben, from: \"2026-02-10 09:00\", until: \"2026-02-09 09:00\" }
+";
+    let checks =
+        "checks:\n  - name: c\n    source: pad\n    row_count: { table: t, error_below: 1 }\n";
+    let got = problems(settings, &[("c.yaml", checks)]);
+    let want = [
+        "syncwatch.yaml:7:44: oncall.members[2]: \"ana\" is listed twice (each member once; the rotation goes round them in order)",
+        "syncwatch.yaml:9:55: oncall.overrides[0].until: the override ends before it starts (`until` must be after `from`)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

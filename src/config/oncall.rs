@@ -48,10 +48,23 @@ pub fn decode(m: &MapNode<'_>) -> Option<Rotation> {
             })
             .ok()
     });
-    let members = om
-        .req("members")
-        .and_then(|n| n.seq())
-        .map(|items| items.iter().filter_map(member).collect::<Vec<_>>());
+    let members = om.req("members").and_then(|n| n.seq()).map(|items| {
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for n in &items {
+            let Some(m) = member(n) else { continue };
+            if seen.contains(&m.name) {
+                n.error(
+                    format!("\"{}\" is listed twice", m.name),
+                    Some("each member once; the rotation goes round them in order".into()),
+                );
+                continue;
+            }
+            seen.push(m.name.clone());
+            out.push(m);
+        }
+        out
+    });
     let secondary: Vec<String> = om
         .get("secondary")
         .and_then(|n| n.seq())
@@ -130,6 +143,15 @@ fn override_(n: &Node<'_>, tz: Option<chrono_tz::Tz>) -> Option<Override> {
     };
     let member = om.req("member").and_then(|n| n.string());
     let (from, until) = (time("from"), time("until"));
+    if let (Some(f), Some(u)) = (from, until) {
+        if u <= f {
+            om.get("until")?.error(
+                "the override ends before it starts",
+                Some("`until` must be after `from`".into()),
+            );
+            return None;
+        }
+    }
     om.finish();
     Some(Override {
         member: member?,
