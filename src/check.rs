@@ -92,6 +92,18 @@ pub struct Freshness {
     pub from: TimestampSource,
     pub thresholds: AgeThresholds,
     pub on_empty: OnEmpty,
+    /// How a number in the timestamp column is read (`format:`); by default a number is not a
+    /// time (an id or a code read as seconds since 1970 would look like a date in 1970).
+    pub format: NumberFormat,
+}
+
+/// How a number is read as a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NumberFormat {
+    #[default]
+    NotATime,
+    EpochSeconds,
+    EpochMillis,
 }
 
 /// A possibly schema-qualified table name, kept as parts so each can be quoted.

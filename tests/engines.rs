@@ -32,6 +32,16 @@ async fn the_same_data_gives_the_same_verdicts_on_every_engine() {
             ("empty", age("t_empty"), Verdict::Fail, "no data"),
             ("missing", age("t_nope"), Verdict::Error, ""),
             (
+                // An integer id is not a time: an error that names the option, not 1970.
+                "id_as_time",
+                format!(
+                    "freshness: {{ table: {}, column: id, error_after: 6h }}",
+                    p.table("t_fresh")
+                ),
+                Verdict::Error,
+                "is a number, not a time (if it counts seconds since 1970, set `format: epoch_seconds`",
+            ),
+            (
                 "future",
                 age("t_future"),
                 Verdict::Warn,

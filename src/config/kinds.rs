@@ -56,11 +56,29 @@ pub fn freshness(node: &Node<'_>) -> Option<Freshness> {
     };
     let thresholds = age_thresholds(&m);
     let on_empty = on_empty(&m);
+    let format = match m.get("format") {
+        None => Some(NumberFormat::NotATime),
+        Some(n) => match n.string().as_deref() {
+            Some("epoch_seconds") => Some(NumberFormat::EpochSeconds),
+            Some("epoch_millis") => Some(NumberFormat::EpochMillis),
+            Some(other) => {
+                n.error(
+                    format!("unknown format \"{other}\""),
+                    Some(
+                        "format is epoch_seconds or epoch_millis (for a column of numbers)".into(),
+                    ),
+                );
+                None
+            }
+            None => None,
+        },
+    };
     m.finish();
     Some(Freshness {
         from: from?,
         thresholds: thresholds?,
         on_empty: on_empty?,
+        format: format?,
     })
 }
 

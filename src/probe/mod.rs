@@ -44,10 +44,11 @@ async fn freshness(src: &SourcePool, f: &Freshness) -> Result<Outcome, String> {
     let row = src
         .first_row(&query::freshness(src.spec.engine, &f.from), 2)
         .await?;
-    let newest = value::timestamp(&row[0], src.spec.timezone)
+    let newest = value::timestamp(&row[0], src.spec.timezone, f.format)
         .map_err(|e| format!("newest timestamp: {e}"))?;
     let clock: DateTime<Utc> =
-        value::timestamp(&row[1], Tz::UTC)?.ok_or("the database clock was NULL")?;
+        value::timestamp(&row[1], Tz::UTC, crate::check::NumberFormat::NotATime)?
+            .ok_or("the database clock was NULL")?;
     let mut outcome = judge::age(newest, clock, &f.thresholds, f.on_empty);
     match row[0] {
         // Later than any real load: a placeholder or a bad row, never "fresh".

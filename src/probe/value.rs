@@ -1,6 +1,7 @@
 //! Interprets one database value as a timestamp or a number, whatever the engine and column type.
 //! Pure: drivers hand over a `Raw`, this decides what it means.
 
+use crate::check::NumberFormat;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -21,8 +22,12 @@ pub enum Raw {
     Other(String),
 }
 
-/// A timestamp; integers and floats are epoch seconds. `Ok(None)` is NULL.
-pub fn timestamp(raw: &Raw, tz: Tz) -> Result<Option<DateTime<Utc>>, String> {
+/// A timestamp; numbers only as the check's `format` says. `Ok(None)` is NULL.
+pub fn timestamp(
+    raw: &Raw,
+    tz: Tz,
+    numbers: NumberFormat,
+) -> Result<Option<DateTime<Utc>>, String> {
     let naive = |n: &NaiveDateTime| {
         tz.from_local_datetime(n)
             .earliest()
@@ -34,13 +39,17 @@ pub fn timestamp(raw: &Raw, tz: Tz) -> Result<Option<DateTime<Utc>>, String> {
         Raw::Utc(t) => Ok(Some(*t)),
         Raw::Naive(n) => naive(n).map(Some),
         Raw::Date(d) => naive(&d.and_hms_opt(0, 0, 0).expect("midnight exists")).map(Some),
-        Raw::Int(secs) => DateTime::from_timestamp(*secs, 0)
-            .map(Some)
-            .ok_or_else(|| format!("{secs} is not a valid epoch-seconds timestamp")),
-        Raw::Float(secs) => DateTime::from_timestamp_millis((secs * 1000.0) as i64)
-            .map(Some)
-            .ok_or_else(|| format!("{secs} is not a valid epoch-seconds timestamp")),
-        Raw::Text(s) => parse_text(s, tz).map(Some),
+        Raw::Int(n) => epoch(*n as f64, numbers).map(Some),
+        Raw::Float(n) => epoch(*n, numbers).map(Some),
+        Raw::Text(s) => match parse_dates(s, tz) {
+            Some(t) => Ok(Some(t)),
+            None => match s.trim().parse::<f64>() {
+                Ok(n) => epoch(n, numbers).map(Some),
+                Err(_) => Err(format!(
+                    "\"{s}\" is not a timestamp I can read (use ISO 8601 / RFC 3339, or a number with `format: epoch_seconds`)"
+                )),
+            },
+        },
         Raw::Infinity(true) => Ok(Some(DateTime::<Utc>::MAX_UTC)),
         Raw::Infinity(false) => Ok(Some(DateTime::<Utc>::MIN_UTC)),
         Raw::Other(ty) => Err(format!(
@@ -49,7 +58,33 @@ pub fn timestamp(raw: &Raw, tz: Tz) -> Result<Option<DateTime<Utc>>, String> {
     }
 }
 
-/// Text timestamps: RFC 3339 with an offset, or `YYYY-MM-DD[ T]HH:MM:SS[.fff]` in the source's zone.
+/// A number as the check's `format` reads it.
+fn epoch(n: f64, numbers: NumberFormat) -> Result<DateTime<Utc>, String> {
+    let millis = match numbers {
+        NumberFormat::NotATime => {
+            return Err(format!(
+                "{n} is a number, not a time (if it counts seconds since 1970, set `format: epoch_seconds`; milliseconds: `format: epoch_millis`)"
+            ))
+        }
+        NumberFormat::EpochSeconds => n * 1000.0,
+        NumberFormat::EpochMillis => n,
+    };
+    if !millis.is_finite() || millis.abs() > 8.2e15 {
+        return Err(format!("{n} is too far from 1970 to be a time"));
+    }
+    DateTime::from_timestamp_millis(millis as i64)
+        .ok_or_else(|| format!("{n} is too far from 1970 to be a time"))
+}
+
+/// Text timestamps (dates and times, not numbers), or `None`.
+fn parse_dates(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    parse_text(s, tz)
+        .ok()
+        .filter(|_| s.trim().parse::<f64>().is_err())
+}
+
+/// Text timestamps: RFC 3339 with an offset, or `YYYY-MM-DD[ T]HH:MM:SS[.fff]` in the source's zone,
+/// or a number of epoch seconds (for JSON bodies of HTTP checks).
 pub fn parse_text(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -62,17 +97,19 @@ pub fn parse_text(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         "%Y-%m-%d %H:%M:%S%.f%#z",
     ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
-            return timestamp(&Raw::Naive(n), tz).map(|t| t.expect("not null"));
+            return timestamp(&Raw::Naive(n), tz, NumberFormat::NotATime)
+                .map(|t| t.expect("not null"));
         }
     }
     if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z") {
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return timestamp(&Raw::Date(d), tz).map(|t| t.expect("not null"));
+        return timestamp(&Raw::Date(d), tz, NumberFormat::NotATime).map(|t| t.expect("not null"));
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return timestamp(&Raw::Float(secs), tz).map(|t| t.expect("not null"));
+        return timestamp(&Raw::Float(secs), tz, NumberFormat::EpochSeconds)
+            .map(|t| t.expect("not null"));
     }
     Err(format!(
         "\"{s}\" is not a timestamp I can read (use ISO 8601 / RFC 3339 or epoch seconds)"
@@ -105,11 +142,16 @@ mod tests {
     fn naive_values_use_the_source_time_zone() {
         let n = NaiveDateTime::parse_from_str("2026-07-01 06:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(
-            timestamp(&Raw::Naive(n), Tz::UTC).unwrap(),
+            timestamp(&Raw::Naive(n), Tz::UTC, NumberFormat::NotATime).unwrap(),
             Some(utc("2026-07-01T06:00:00Z"))
         );
         assert_eq!(
-            timestamp(&Raw::Naive(n), chrono_tz::America::New_York).unwrap(),
+            timestamp(
+                &Raw::Naive(n),
+                chrono_tz::America::New_York,
+                NumberFormat::NotATime
+            )
+            .unwrap(),
             Some(utc("2026-07-01T10:00:00Z"))
         );
     }
@@ -117,10 +159,37 @@ mod tests {
     #[test]
     fn reads_epochs_and_text_forms() {
         assert_eq!(
-            timestamp(&Raw::Int(1_700_000_000), Tz::UTC).unwrap(),
+            timestamp(
+                &Raw::Int(1_700_000_000),
+                Tz::UTC,
+                NumberFormat::EpochSeconds
+            )
+            .unwrap(),
             Some(utc("2023-11-14T22:13:20Z"))
         );
-        assert_eq!(timestamp(&Raw::Null, Tz::UTC).unwrap(), None);
+        assert_eq!(
+            timestamp(
+                &Raw::Int(1_700_000_000_000),
+                Tz::UTC,
+                NumberFormat::EpochMillis
+            )
+            .unwrap(),
+            Some(utc("2023-11-14T22:13:20Z"))
+        );
+        // A number is not a time unless the check says how to read it.
+        for raw in [
+            Raw::Int(42),
+            Raw::Float(1.7e9),
+            Raw::Text("1700000000".into()),
+        ] {
+            let e = timestamp(&raw, Tz::UTC, NumberFormat::NotATime).unwrap_err();
+            assert!(e.contains("format: epoch_seconds"), "{raw:?}: {e}");
+        }
+        assert!(timestamp(&Raw::Int(i64::MAX), Tz::UTC, NumberFormat::EpochSeconds).is_err());
+        assert_eq!(
+            timestamp(&Raw::Null, Tz::UTC, NumberFormat::NotATime).unwrap(),
+            None
+        );
         for s in [
             "2026-01-02 03:04:05",
             "2026-01-02T03:04:05",
@@ -135,9 +204,13 @@ mod tests {
             );
         }
         assert!(parse_text("yesterday", Tz::UTC).is_err());
-        assert!(timestamp(&Raw::Other("NUMERIC".into()), Tz::UTC)
-            .unwrap_err()
-            .contains("NUMERIC"));
+        assert!(timestamp(
+            &Raw::Other("NUMERIC".into()),
+            Tz::UTC,
+            NumberFormat::NotATime
+        )
+        .unwrap_err()
+        .contains("NUMERIC"));
     }
 
     #[test]
