@@ -49,7 +49,7 @@ async fn freshness_verdicts_for_each_column_type() {
         for kind in ["fresh", "warn", "fail"] {
             checks.push_str(&format!(
                 "  - name: {col}_{kind}\n    freshness: {{ table: {s}.events, column: {col}, filter: \"kind = '{kind}'\", warn_after: 1h, error_after: 6h{} }}\n",
-                if col == "epoch" {{ ", format: epoch_seconds" }} else {{ "" }}
+                if col == "epoch" { ", format: epoch_seconds" } else { "" }
             ));
         }
     }

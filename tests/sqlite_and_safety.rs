@@ -34,7 +34,7 @@ async fn sqlite_freshness_for_text_and_epoch_columns() {
         for kind in ["fresh", "warn", "fail"] {
             checks.push_str(&format!(
                 "  - name: {col}_{kind}\n    freshness: {{ table: t, column: {col}, filter: \"kind = '{kind}'\", warn_after: 1h, error_after: 6h{} }}\n",
-                if col == "epoch" {{ ", format: epoch_seconds" }} else {{ "" }}
+                if col == "epoch" { ", format: epoch_seconds" } else { "" }
             ));
         }
     }
