@@ -374,3 +374,20 @@ oncall:
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn a_settings_silence_that_matches_no_check_is_refused() {
+    let settings = "\
+sources:
+  pad: { url: \"sqlite:pad.db\" }
+silences:
+  - { check: \"van_*\", from: \"2026-01-01T00:00:00Z\", until: \"2026-01-02T00:00:00Z\", reason: maintenance }
+  - { check: van_contcts_sync, from: \"2026-01-01T00:00:00Z\", until: \"2026-01-02T00:00:00Z\", reason: typo }
+";
+    let checks = "checks:\n  - name: van_contacts_sync\n    source: pad\n    row_count: { table: t, error_below: 1 }\n";
+    let got = problems(settings, &[("c.yaml", checks)]);
+    let want = [
+        "syncwatch.yaml:5:14: silences[1].check: \"van_contcts_sync\" matches no check (did you mean \"van_contacts_sync\"?)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

@@ -97,14 +97,12 @@ pub fn load_with(
 ) -> Result<Plan, ConfigErrors> {
     let diags = RefCell::new(Vec::new());
     let crons = RefCell::new(crate::schedule::CronCache::default());
-    let (settings, declared) = {
-        let ctx = match parse(&settings_file, &diags, env, &crons) {
-            Some(c) => c,
-            None => return Err(ConfigErrors(diags.into_inner())),
-        };
-        let root = Node::root(&ctx.0, &ctx.1);
-        settings::decode(&root, base_dir)
+    let settings_doc = match parse(&settings_file, &diags, env, &crons) {
+        Some(c) => c,
+        None => return Err(ConfigErrors(diags.into_inner())),
     };
+    let (settings, declared) =
+        settings::decode(&Node::root(&settings_doc.0, &settings_doc.1), base_dir);
     let (files, stamp) = match checks {
         Some(f) => (f, Vec::new()),
         None => {
@@ -145,6 +143,10 @@ pub fn load_with(
         }
     }
     check_dependencies(&all, &mut diags.borrow_mut());
+    // Only over a complete set of checks: a check that did not decode would look unmatched.
+    if diags.borrow().is_empty() {
+        silences_match(&Node::root(&settings_doc.0, &settings_doc.1), &all);
+    }
     if all.is_empty() && diags.borrow().is_empty() {
         diags.borrow_mut().push(Diagnostic {
             file: settings.checks_dir.display().to_string(),
@@ -404,4 +406,33 @@ fn place(bytes: &[u8], offset: usize) -> (usize, usize) {
             .map_or(0, |p| p + 1)
         + 1;
     (line, col)
+}
+
+/// A settings silence whose `check` matches no check silences nothing: a typo, most likely.
+fn silences_match(root: &Node<'_>, checks: &[crate::check::Check]) {
+    let items = root
+        .map()
+        .and_then(|m| m.get("silences"))
+        .and_then(|n| n.seq())
+        .unwrap_or_default();
+    for item in items {
+        let Some(node) = item.map().and_then(|m| m.get("check")) else {
+            continue;
+        };
+        let Some(pattern) = node.string() else {
+            continue;
+        };
+        if checks
+            .iter()
+            .any(|c| crate::silence::glob(&pattern, &c.name))
+        {
+            continue;
+        }
+        let hint = diag::did_you_mean(&pattern, checks.iter().map(|c| c.name.as_str()))
+            .map(|s| format!("did you mean \"{s}\"?"))
+            .unwrap_or_else(|| {
+                "`syncwatch plan` lists the checks; * matches any run of characters".into()
+            });
+        node.error(format!("\"{pattern}\" matches no check"), Some(hint));
+    }
 }
