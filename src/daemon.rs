@@ -103,7 +103,18 @@ impl Daemon {
     /// Returns whether the new configuration is now in use.
     async fn reload(&self, why: &str) -> Option<Arc<App>> {
         let now = self.clock.now();
-        let plan = match config::load(&self.config_path, &|k| std::env::var(k).ok()) {
+        // Parsed off the async threads: a huge or hostile file never stalls runs, the HTTP
+        // side or a SIGTERM (the caller stops waiting for it on shutdown).
+        let path = self.config_path.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || config::load(&path, &|k| std::env::var(k).ok()))
+                .await;
+        let Ok(loaded) = loaded else {
+            tracing::error!("reload refused: the configuration loader stopped; keeping the last good configuration");
+            self.metrics.reload(false, now);
+            return None;
+        };
+        let plan = match loaded {
             Ok(plan) => plan,
             Err(errors) => {
                 for d in &errors.0 {
@@ -429,7 +440,11 @@ pub async fn serve(
                 "a configuration file changed"
             }
         };
-        if let Some(app) = d.reload(why).await {
+        let reloaded = tokio::select! {
+            r = d.reload(why) => r,
+            _ = &mut shutdown => break,
+        };
+        if let Some(app) = reloaded {
             let last: HashMap<String, DateTime<Utc>> = match app.store.states().await {
                 Ok(states) => states
                     .into_iter()

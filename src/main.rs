@@ -37,13 +37,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(cli::dispatch(cli)) {
+    let code = match runtime.block_on(cli::dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_RUNTIME)
         }
-    }
+    };
+    // A configuration still being parsed when SIGTERM came is abandoned, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }
 
 /// `syncwatch … | head` ends quietly when `head` closes the pipe, as other command-line tools

@@ -360,3 +360,28 @@ async fn serve_restarts_rechecks_after_settle_and_pages_in_the_background() {
     ));
     assert!(m.contains("syncwatch_outbox_pending 0"));
 }
+
+#[tokio::test]
+async fn sigterm_is_honoured_while_a_reload_is_still_parsing() {
+    // Regression: a reload parsed on the async threads; a huge or hostile file (here an unclosed
+    // flow collection that takes the YAML parser many seconds) held SIGTERM until it was done.
+    let f = fixture("").await;
+    let (mut serve, _base) = serve(&f.settings_path(), &["--watch-interval", "0s"]);
+    let hostile = format!("checks: [{}", "{a: 1, ".repeat(40_000));
+    std::fs::write(f.path().join("checks/p.yaml"), hostile).unwrap();
+    // The daemon listens for SIGHUP once it is up; give it that moment.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    signal(&serve, "-HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let asked = std::time::Instant::now();
+    signal(&serve, "-TERM");
+    let status = tokio::task::spawn_blocking(move || serve.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(6),
+        "stopped {:?} after SIGTERM (grace 30s, but nothing was running)",
+        asked.elapsed()
+    );
+}

@@ -37,6 +37,11 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let app = App::build(plan).await.context("cannot start")?;
+    // From here on SIGHUP means "reload", never the default "terminate": the daemon listens
+    // for it a moment later, and a reload asked for right after start must not kill it.
+    #[cfg(unix)]
+    let _hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot handle SIGHUP")?;
     eprintln!(
         "syncwatch serve: {} checks from {}; listening on http://{}",
         app.plan.checks.len(),
