@@ -12,6 +12,7 @@ mod locate;
 mod node;
 mod notifiers;
 mod oncall;
+mod prescan;
 mod respond;
 mod settings;
 
@@ -238,6 +239,18 @@ fn parse<'a>(
     env: Env<'a>,
     crons: &'a RefCell<crate::schedule::CronCache>,
 ) -> Option<(Ctx<'a>, yaml_serde::Value)> {
+    if let Err((line, col, message, hint)) = prescan::check(&file.text) {
+        diags.borrow_mut().push(Diagnostic {
+            file: file.name.clone(),
+            line,
+            col,
+            check: None,
+            field: None,
+            message: format!("YAML syntax error: {message}"),
+            hint: Some(hint.into()),
+        });
+        return None;
+    }
     match yaml_serde::from_str::<yaml_serde::Value>(&file.text) {
         Ok(value) => Some((
             Ctx {
