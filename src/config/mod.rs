@@ -239,7 +239,7 @@ fn parse<'a>(
     env: Env<'a>,
     crons: &'a RefCell<crate::schedule::CronCache>,
 ) -> Option<(Ctx<'a>, yaml_serde::Value)> {
-    if let Err((line, col, message, hint)) = prescan::check(&file.text) {
+    let syntax_error = |line: usize, col: usize, message: &str, hint: &str| {
         diags.borrow_mut().push(Diagnostic {
             file: file.name.clone(),
             line,
@@ -249,6 +249,9 @@ fn parse<'a>(
             message: format!("YAML syntax error: {message}"),
             hint: Some(hint.into()),
         });
+    };
+    if let Err((line, col, message, hint)) = prescan::check(&file.text) {
+        syntax_error(line, col, &message, hint);
         return None;
     }
     match yaml_serde::from_str::<yaml_serde::Value>(&file.text) {
@@ -273,17 +276,12 @@ fn parse<'a>(
                 .next()
                 .unwrap_or(&message)
                 .to_string();
-            diags.borrow_mut().push(Diagnostic {
-                file: file.name.clone(),
+            syntax_error(
                 line,
                 col,
-                check: None,
-                field: None,
-                message: format!("YAML syntax error: {message}"),
-                hint: Some(
-                    "check indentation and quoting; values with `: ` or `#` need quotes".into(),
-                ),
-            });
+                &message,
+                "check indentation and quoting; values with `: ` or `#` need quotes",
+            );
             None
         }
     }
