@@ -158,6 +158,7 @@ pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
                 "reason": r.outcome.reason,
                 "observed": r.outcome.observed,
                 "thresholds": c.kind.thresholds(),
+                "limits": limits(&c.kind),
                 "started_at": r.started_at,
                 "duration_seconds": r.duration.as_secs_f64(),
                 "consecutive_failures": r.state.as_ref().map(|s| s.consecutive_failures),
@@ -221,6 +222,33 @@ pub fn plan_table(checks: &[Check], now: DateTime<Utc>, next: usize) -> String {
     )
 }
 
+/// What a check compares against, as numbers for scripts (seconds, bounds, conditions).
+pub fn limits(kind: &CheckKind) -> Value {
+    let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64());
+    let cond = |c: Option<crate::check::Condition>| {
+        c.map(|c| json!({ "op": c.op.symbol(), "value": c.value }))
+    };
+    match kind {
+        CheckKind::Freshness(f) => json!({
+            "warn_after_seconds": secs(f.thresholds.warn_after),
+            "error_after_seconds": secs(f.thresholds.error_after),
+            "future_tolerance_seconds": f.thresholds.future_tolerance.as_secs_f64(),
+        }),
+        CheckKind::RowCount(r) => json!({
+            "warn_below": r.bounds.warn_below,
+            "error_below": r.bounds.error_below,
+            "warn_above": r.bounds.warn_above,
+            "error_above": r.bounds.error_above,
+        }),
+        CheckKind::Sql(q) => json!({ "warn_if": cond(q.warn_if), "error_if": cond(q.error_if) }),
+        CheckKind::Http(h) => json!({
+            "expect_status": h.expect_status,
+            "warn_after_seconds": secs(h.thresholds.warn_after),
+            "error_after_seconds": secs(h.thresholds.error_after),
+        }),
+    }
+}
+
 pub fn plan_json(checks: &[Check], now: DateTime<Utc>, next: usize) -> Value {
     let checks: Vec<Value> = checks
         .iter()
@@ -233,8 +261,15 @@ pub fn plan_json(checks: &[Check], now: DateTime<Utc>, next: usize) -> Value {
                 "schedule": c.schedule.expr(),
                 "timezone": c.schedule.timezone().to_string(),
                 "thresholds": c.kind.thresholds(),
+                "limits": limits(&c.kind),
                 "defined_at": c.defined_at,
-                "next_runs": c.schedule.upcoming(now, next),
+                // In the check's own zone, with its offset: the same instants, as people read them.
+                "next_runs": c
+                    .schedule
+                    .upcoming(now, next)
+                    .into_iter()
+                    .map(|t| t.with_timezone(&c.schedule.timezone()).to_rfc3339())
+                    .collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -73,6 +73,7 @@ async fn checks(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Result<Json
                 "schedule": c.schedule.expr(),
                 "timezone": c.schedule.timezone().to_string(),
                 "thresholds": c.kind.thresholds(),
+                "limits": crate::report::limits(&c.kind),
                 "next_run": c.schedule.next_after(now),
                 "verdict": last.map(|r| r.outcome.verdict),
                 "reason": last.and_then(|r| r.outcome.reason.clone()),

@@ -170,8 +170,13 @@ fn run_json_fail_on_and_only() {
     assert_eq!(next.len(), 3);
     assert!(
         next.iter()
-            .all(|t| t.contains("T10:00:00") || t.contains("T11:00:00")),
-        "06:00 New York is 10:00 or 11:00 UTC: {next:?}"
+            .all(|t| t.ends_with("T06:00:00-05:00") || t.ends_with("T06:00:00-04:00")),
+        "06:00 in New York, with the offset of that day: {next:?}"
+    );
+    assert_eq!(
+        mobilize["limits"],
+        serde_json::json!({"warn_after_seconds": 21600.0, "error_after_seconds": 86400.0, "future_tolerance_seconds": 300.0}),
+        "thresholds as numbers for scripts"
     );
 
     let out = bin()

@@ -72,7 +72,11 @@ pub fn load(settings_path: &Path, env: Env<'_>) -> Result<Plan, ConfigErrors> {
     let before = stamp(settings_path, Path::new(""));
     let name = settings_path.display().to_string();
     let text = read_file(settings_path).map_err(|mut d| {
-        d.message = format!("cannot read the settings file: {}", d.message);
+        let why = d
+            .message
+            .strip_prefix("cannot read it: ")
+            .unwrap_or(&d.message);
+        d.message = format!("cannot read the settings file: {why}");
         d.hint = d.hint.or(Some("pass --config PATH".into()));
         ConfigErrors(vec![*d])
     })?;
