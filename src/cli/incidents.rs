@@ -101,7 +101,7 @@ async fn incidents(plan: Plan, what: IncidentsCommand) -> anyhow::Result<u8> {
 
 /// Applies a person's change and delivers what it says (within `drain_timeout`).
 async fn change_incident(
-    app: &App,
+    app: &std::sync::Arc<App>,
     id: i64,
     change: syncwatch::store::incidents::Change<'_>,
     verb: &str,

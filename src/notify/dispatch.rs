@@ -8,9 +8,10 @@ use crate::app::App;
 use crate::metrics::Metrics;
 use crate::store::{failpoint, Claimant, OutboxItem};
 use chrono::{DateTime, Utc};
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// What one drain did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -39,12 +40,17 @@ const PER_NOTIFIER: usize = 4;
 /// messages still waiting), and its result is recorded only while this dispatcher still holds
 /// the claim. At the deadline, deliveries in flight are cancelled and their claims released:
 /// the next drain sends them again. Messages waiting for a retry past the deadline stay.
-pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>) -> Drained {
+///
+/// Each delivery is its own task, which delivers and then records its result: none waits for
+/// the loop to poll it, so none can sit on a store connection (or SQLite's write lock) while
+/// the loop waits on the store.
+pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime<Utc>) -> Drained {
     let mut done = Drained::default();
     recover_predecessors(app).await;
-    let mut flying = FuturesUnordered::new();
+    let mut flying: JoinSet<Finished> = JoinSet::new();
     let mut busy: HashMap<String, usize> = HashMap::new();
-    let mut claimed: HashSet<i64> = HashSet::new();
+    let until =
+        tokio::time::Instant::now() + (deadline - app.clock.now()).to_std().unwrap_or_default();
     loop {
         let now = app.clock.now();
         let Ok(left) = (deadline - now).to_std() else {
@@ -71,8 +77,7 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
                 Ok(items) => {
                     for item in items {
                         *busy.entry(item.notifier.clone()).or_default() += 1;
-                        claimed.insert(item.id);
-                        flying.push(attempt(app, item));
+                        flying.spawn(attempt(Arc::clone(app), item, until));
                     }
                 }
                 Err(e) => {
@@ -93,33 +98,29 @@ pub async fn drain(app: &App, metrics: Option<&Metrics>, deadline: DateTime<Utc>
         }
         // One delivery ends, or a moment passes (to claim what came due), or the deadline.
         tokio::select! {
-            Some((item, job, result)) = flying.next() => {
-                if let Some(n) = busy.get_mut(&item.notifier) {
-                    *n = n.saturating_sub(1);
+            Some(joined) = flying.join_next() => {
+                if let Ok(f) = joined {
+                    if let Some(n) = busy.get_mut(&f.item.notifier) {
+                        *n = n.saturating_sub(1);
+                    }
+                    f.tell(metrics, &mut done);
                 }
-                claimed.remove(&item.id);
-                record(app, metrics, &item, job.as_ref(), result, &mut done).await;
             }
             _ = tokio::time::sleep(left.min(Duration::from_millis(250))) => {}
         }
     }
-    drop(flying);
-    // Cancelled at the deadline: give the claims back so nothing waits for a lease to end.
-    for id in claimed {
-        if let Err(e) = app.store.outbox_release(id, &app.owner).await {
-            tracing::warn!(error = %e, "outbox: cannot release a claim; it frees itself after outbox_lease");
+    // Deliveries still in flight end at the deadline (released) or record their result.
+    while let Some(joined) = flying.join_next().await {
+        if let Ok(f) = joined {
+            f.tell(metrics, &mut done);
         }
     }
-    done.pending = app
-        .store
-        .outbox_backlog()
-        .await
-        .map(|(n, _)| n)
-        .unwrap_or(-1);
+    let backlog = app.store.outbox_backlog().await;
+    done.pending = backlog.as_ref().map(|(n, _)| *n).unwrap_or(-1);
     if let (Some(m), Ok((open, unacked))) = (metrics, app.store.incident_counts().await) {
         m.incidents(open, unacked);
     }
-    if let (Some(m), Ok((n, oldest))) = (metrics, app.store.outbox_backlog().await) {
+    if let (Some(m), Ok((n, oldest))) = (metrics, backlog) {
         m.outbox(
             n,
             oldest.map(|t| (app.clock.now() - t).num_milliseconds() as f64 / 1000.0),
@@ -173,33 +174,93 @@ fn alive(pid: &str) -> bool {
     }
 }
 
-/// Reads and delivers one claimed message.
-async fn attempt(app: &App, item: OutboxItem) -> (OutboxItem, Option<Job>, Delivery) {
-    let (job, result) = match job(app, &item) {
-        Ok(job) => {
-            let result = deliver(app, &item, &job).await;
-            (Some(job), result)
-        }
-        Err(e) => (None, Delivery::GiveUp(e)),
-    };
-    (item, job, result)
+/// How one claimed message ended in a drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    Retried,
+    GaveUp,
+    /// Still in flight at the deadline: its claim was released for the next drain.
+    Cancelled,
 }
 
-/// Records a delivery's result, if this dispatcher still holds the claim.
+impl Drained {
+    fn count(&mut self, o: Outcome) {
+        match o {
+            Outcome::Delivered => self.delivered += 1,
+            Outcome::Retried => self.retried += 1,
+            Outcome::GaveUp => self.gave_up += 1,
+            Outcome::Cancelled => {}
+        }
+    }
+}
+
+/// What one delivery task did, for the drain's counts and the metrics.
+struct Finished {
+    item: OutboxItem,
+    outcome: Outcome,
+    /// `delivered`, `retried` or `failed`, for the metrics (none if cancelled).
+    kind: Option<&'static str>,
+    restart_action: Option<String>,
+    lost_claim: bool,
+}
+
+impl Finished {
+    fn tell(self, metrics: Option<&Metrics>, done: &mut Drained) {
+        done.count(self.outcome);
+        if let (Some(m), Some(kind)) = (metrics, self.kind) {
+            m.delivery(&self.item, self.restart_action.as_deref(), kind);
+            if self.lost_claim {
+                m.lost_claim();
+            }
+        }
+    }
+}
+
+/// Reads and delivers one claimed message (cut off at `until`), then records the result.
+async fn attempt(app: Arc<App>, item: OutboxItem, until: tokio::time::Instant) -> Finished {
+    let (job, result) = match job(&app, &item) {
+        Ok(job) => match tokio::time::timeout_at(until, deliver(&app, &item, &job)).await {
+            Ok(result) => (Some(job), result),
+            Err(_) => {
+                // Give the claim back so nothing waits for a lease to end.
+                if let Err(e) = app.store.outbox_release(item.id, &app.owner).await {
+                    tracing::warn!(error = %e, "outbox: cannot release a claim; it frees itself after outbox_lease");
+                }
+                return Finished {
+                    item,
+                    outcome: Outcome::Cancelled,
+                    kind: None,
+                    restart_action: None,
+                    lost_claim: false,
+                };
+            }
+        },
+        Err(e) => (None, Delivery::GiveUp(e)),
+    };
+    let (outcome, kind, lost_claim) = record(&app, &item, job.as_ref(), result).await;
+    Finished {
+        restart_action: job.as_ref().and_then(Job::restart_action).map(String::from),
+        item,
+        outcome,
+        kind: Some(kind),
+        lost_claim,
+    }
+}
+
+/// Records a delivery's result, if this dispatcher still holds the claim: (outcome, metric
+/// kind, whether the claim was lost).
 async fn record(
     app: &App,
-    metrics: Option<&Metrics>,
     item: &OutboxItem,
     job: Option<&Job>,
     result: Delivery,
-    done: &mut Drained,
-) {
+) -> (Outcome, &'static str, bool) {
     let now = app.clock.now();
     let owner = app.owner.as_str();
     let (kind, stored) = match &result {
         Delivery::Delivered => {
             failpoint("before_mark_delivered");
-            done.delivered += 1;
             tracing::info!(check = %item.check, notifier = %item.notifier, event = %item.event, key = %item.dedup_key, "delivered");
             (
                 "delivered",
@@ -207,7 +268,6 @@ async fn record(
             )
         }
         Delivery::Retry { after, error } => {
-            done.retried += 1;
             let wait = after.unwrap_or_else(|| backoff(item.attempts, item.id));
             let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
             tracing::warn!(check = %item.check, notifier = %item.notifier, event = %item.event, error = %error, retry_in = ?wait, "delivery failed; will retry");
@@ -217,7 +277,6 @@ async fn record(
             )
         }
         Delivery::GiveUp(error) => {
-            done.gave_up += 1;
             tracing::error!(check = %item.check, notifier = %item.notifier, event = %item.event, error = %error, "delivery refused; giving up");
             (
                 "failed",
@@ -225,13 +284,11 @@ async fn record(
             )
         }
     };
+    let lost = matches!(stored, Ok(false));
     match stored {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(check = %item.check, notifier = %item.notifier, "outbox: the claim ran out before the result was recorded; another dispatcher has the message");
-            if let Some(m) = metrics {
-                m.lost_claim();
-            }
         }
         Err(e) => {
             tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result")
@@ -246,9 +303,12 @@ async fn record(
             tracing::warn!(check = %item.check, error = %e, "cannot add the delivery to the timeline");
         }
     }
-    if let Some(m) = metrics {
-        m.delivery(item, job.and_then(Job::restart_action), kind);
-    }
+    let outcome = match result {
+        Delivery::Delivered => Outcome::Delivered,
+        Delivery::Retry { .. } => Outcome::Retried,
+        Delivery::GiveUp(_) => Outcome::GaveUp,
+    };
+    (outcome, kind, lost)
 }
 
 /// What a delivery adds to the check's timeline (retries are left out: only outcomes).

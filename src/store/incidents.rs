@@ -186,9 +186,10 @@ impl Store {
         actor: Option<&str>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.add_event(at, check, kind, actor, detail).await?;
-        tx.commit().await
+        // One statement, not a transaction: deliveries call this while others are in flight.
+        self.execute(ADD_EVENT, &event_args(at, check, kind, actor, detail))
+            .await?;
+        Ok(())
     }
 
     /// The incident a dedup key opened.
@@ -247,6 +248,22 @@ impl Store {
 
 type EventRow = (DateTime<Utc>, String, String, Option<String>, String);
 
+fn event_args<'a>(
+    at: DateTime<Utc>,
+    check: &'a str,
+    kind: &'a str,
+    actor: Option<&'a str>,
+    detail: &'a str,
+) -> [super::sql::Arg<'a>; 5] {
+    [
+        at.into(),
+        check.into(),
+        kind.into(),
+        actor.into(),
+        detail.into(),
+    ]
+}
+
 fn by_id() -> String {
     format!("SELECT {COLUMNS} FROM incidents WHERE id = $1")
 }
@@ -265,13 +282,7 @@ impl Tx {
         actor: Option<&str>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let args = [
-            at.into(),
-            check.into(),
-            kind.into(),
-            actor.into(),
-            detail.into(),
-        ];
+        let args = event_args(at, check, kind, actor, detail);
         self.conn().execute(ADD_EVENT, &args).await?;
         Ok(())
     }
