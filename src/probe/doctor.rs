@@ -2,7 +2,6 @@
 //! and whether its role could write. Reads only; uses the source's own pool and settings.
 
 use super::pool::{Pool, SourcePool};
-use crate::probe::source::Engine;
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{MySql, Postgres, Row};
@@ -29,19 +28,11 @@ pub struct Examination {
     pub write_access: Vec<String>,
 }
 
-pub fn engine_label(e: Engine) -> &'static str {
-    match e {
-        Engine::Postgres => "postgres",
-        Engine::MySql => "mysql",
-        Engine::Sqlite => "sqlite",
-    }
-}
-
 impl SourcePool {
     pub async fn examine(&self) -> Examination {
         let mut ex = Examination {
             source: self.spec.name.clone(),
-            engine: engine_label(self.spec.engine),
+            engine: self.spec.engine.label(),
             server: self.spec.display.clone(),
             reachable: false,
             error: None,

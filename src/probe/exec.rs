@@ -98,17 +98,7 @@ pub async fn mysql(
     cols: usize,
 ) -> Result<Values, Failure> {
     conn.execute("START TRANSACTION READ ONLY").await?;
-    let got = if q.generated() {
-        conn.fetch_optional(q.text.as_str()).await
-    } else {
-        sqlx::query(&q.text)
-            .persistent(false)
-            .fetch_optional(&mut **conn)
-            .await
-    };
-    if conn.execute("ROLLBACK").await.is_err() {
-        conn.close_on_drop();
-    }
+    let got = send_and_roll_back(conn, q).await;
     if !q.generated() {
         let mut left = None;
         for sql in [MY_LEFT_MARIADB, MY_LEFT_MYSQL] {
@@ -147,18 +137,33 @@ pub async fn sqlite(
         }
     }
     conn.execute("BEGIN").await?;
+    let got = send_and_roll_back(conn, q).await;
+    Ok(got?.map(|r| (0..cols).map(|i| lite_raw(&r, i)).collect()))
+}
+
+/// Inside the transaction the caller opened: syncwatch's own SQL as plain text, user SQL as one
+/// prepared statement; then the rollback (a connection that cannot roll back is closed).
+async fn send_and_roll_back<DB>(
+    conn: &mut PoolConnection<DB>,
+    q: &Sql,
+) -> Result<Option<DB::Row>, sqlx::Error>
+where
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
     let got = if q.generated() {
-        conn.fetch_optional(q.text.as_str()).await
+        (&mut **conn).fetch_optional(q.text.as_str()).await
     } else {
-        sqlx::query(&q.text)
+        sqlx::query::<DB>(&q.text)
             .persistent(false)
             .fetch_optional(&mut **conn)
             .await
     };
-    if conn.execute("ROLLBACK").await.is_err() {
+    if (&mut **conn).execute("ROLLBACK").await.is_err() {
         conn.close_on_drop();
     }
-    Ok(got?.map(|r| (0..cols).map(|i| lite_raw(&r, i)).collect()))
+    got
 }
 
 /// How many statements SQLite reads in `sql`, counting no further than 2 ("more than one"),

@@ -67,20 +67,6 @@ pub async fn record_batch(
     Ok(out)
 }
 
-/// Records one run (see `record_batch`).
-pub async fn record(
-    store: &Store,
-    run: &RunRecord<'_>,
-    respond: Option<&Respond<'_>>,
-) -> Result<Recorded, StoreError> {
-    let item = Recording {
-        run: *run,
-        respond: respond.copied(),
-    };
-    let mut out = record_batch(store, std::slice::from_ref(&item)).await?;
-    Ok(out.pop().expect("one result per run"))
-}
-
 async fn respond(
     tx: &mut Tx,
     r: &Respond<'_>,
@@ -158,12 +144,6 @@ pub(crate) async fn enqueue(
         tx.enqueue(now, check, &job).await?;
     }
     Ok(())
-}
-
-/// A check's policy state outside any run (for output and tests).
-pub async fn policy_state(store: &Store, check: &str) -> Result<Option<PolicyState>, StoreError> {
-    let json = store.policy_state_json(check).await?;
-    Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
 }
 
 /// Whether a decision holds anything worth telling in output.

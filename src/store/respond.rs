@@ -93,10 +93,4 @@ impl Store {
             "SELECT check_name, recheck_at FROM policy_state WHERE recheck_at IS NOT NULL";
         self.all(SQL, &[]).await
     }
-
-    /// A check's policy state (JSON), outside any run.
-    pub async fn policy_state_json(&self, check: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = self.optional(LOAD_STATE, &[check.into()]).await?;
-        Ok(row.map(|(s,)| s))
-    }
 }
