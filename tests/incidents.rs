@@ -482,3 +482,67 @@ async fn a_critical_http_check_calls_its_own_incident() {
         "{posted:?}"
     );
 }
+
+/// A webhook receiver hears the whole story — page, handoff, escalation, ack, resolve — each
+/// with the documented fields and its own `Idempotency-Key` (a receiver that honours the key
+/// would otherwise drop the resolve as a repeat of the page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_receiver_hears_every_event_with_the_documented_fields_and_its_own_key() {
+    use chrono::{Timelike, Utc};
+    let (hook, hook_url) = common::contracts::webhook().await;
+    let handoff = Utc::now() - chrono::Duration::minutes(10);
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         sources:\n  p: {{ url: \"sqlite:partner.db\" }}\n\
+         notifiers:\n  ops: {{ type: webhook, url: \"{hook_url}/events\" }}\n\
+         oncall:\n  timezone: UTC\n  handoff: {{ weekday: {}, time: \"{:02}:{:02}\" }}\n  start: \"2026-01-05\"\n\
+         \x20 members: [ {{ name: dana, slack: U0DANA }}, {{ name: eli, slack: U0ELI }} ]\n\
+         routes: {{ team: [ops] }}\n\
+         incidents: {{ handoff_notice: ops, ack_timeout: 1s, escalate: team }}\n",
+        handoff.format("%A").to_string().to_lowercase(),
+        handoff.hour(),
+        handoff.minute()
+    );
+    let checks = CHECKS.replace("page: slack", "page: ops");
+    let f = Fixture::new(&settings, &[("c.yaml", &checks)]);
+    let partner = f.dir.path().join("partner.db");
+    common::sqlite_partner(&partner, STALE).await;
+
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0, "escalates");
+    let (code, out) = cli(&f, &["incidents", "ack", "1", "--by", "dana"]);
+    assert_eq!(code, 0, "{out}");
+    common::sqlite_partner(&partner, "UPDATE t SET ts = datetime('now');").await;
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0, "resolves");
+
+    let accepted = hook.accepted();
+    assert_eq!(
+        accepted.len(),
+        hook.requests().len(),
+        "every message accepted: {:#?}",
+        hook.answered.lock().unwrap()
+    );
+    let mut events: Vec<String> = accepted
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap_or("").to_string())
+        .collect();
+    events.sort();
+    assert_eq!(events, ["ack", "escalate", "handoff", "page", "resolve"]);
+    let keys: std::collections::HashSet<&String> = accepted
+        .iter()
+        .map(|r| &r.headers["idempotency-key"])
+        .collect();
+    assert_eq!(keys.len(), accepted.len(), "one key per message: {keys:?}");
+    let incident: Vec<Value> = accepted
+        .iter()
+        .map(|r| r.json())
+        .filter(|m| m["event"] != "handoff")
+        .collect();
+    assert!(
+        incident
+            .iter()
+            .all(|m| m["dedup_key"] == incident[0]["dedup_key"]),
+        "one dedup key ties the incident's messages together: {incident:#?}"
+    );
+}

@@ -40,7 +40,7 @@ async fn stale_check_pages_the_prog_lead_escalates_is_acked_resolves_everywhere_
         .await
         .unwrap();
     let (pd, pd_url) = PagerDuty::start().await;
-    let (pd2, pd2_url) = PagerDuty::start().await;
+    let (pd2, pd2_url) = PagerDuty::start_with_key(PD_KEY2).await;
     let (slack, slack_url) = Slack::start().await;
     let slack_api = slack_url.replace(common::contracts::SLACK_PATH, "/api");
     let (sp, sp_url) = Statuspage::start(&["cmp_van"]).await;

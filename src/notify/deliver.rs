@@ -85,7 +85,8 @@ pub async fn deliver(app: &App, item: &OutboxItem, job: &Job) -> Delivery {
             .await
         }
         (NotifierKind::Webhook { url, headers }, Job::Webhook { body }) => {
-            webhook::deliver(http, &url.0, headers, &item.dedup_key, body).await
+            let key = format!("{}/{}/{}", item.dedup_key, item.event, item.id);
+            webhook::deliver(http, &url.0, headers, &key, body).await
         }
         (kind, job) => Delivery::GiveUp(format!(
             "notifier \"{}\" is now a {} notifier; it cannot take this {} message",

@@ -322,7 +322,7 @@ pub fn handoff(route: &str, at: DateTime<Utc>, text: &str, settings: &Settings) 
                 NotifierKind::Slack { .. } => Job::Slack {
                     body: slack::plain(text, "handoff", settings),
                 },
-                NotifierKind::Webhook { .. } => webhook::handoff(text, at),
+                NotifierKind::Webhook { .. } => webhook::handoff(text, &key, at),
                 NotifierKind::PagerDuty { .. } | NotifierKind::Statuspage(_) => return None,
             };
             Some(Envelope {

@@ -2,11 +2,16 @@
 //! PagerDuty Events v2, Slack incoming webhooks, a generic webhook, and the Kubernetes
 //! Deployment API as `kubectl rollout restart` uses it. Each records what it accepted and can
 //! be scripted to fail (500, 429 with Retry-After) or to answer slowly.
+//!
+//! Each also checks how it is called over time: a message sent again after a 429 (or
+//! Statuspage's 420) before `Retry-After`, or after a 5xx before syncwatch's documented backoff
+//! (2 s doubling), is a contract breach. Breaches are collected, and every accessor a test reads
+//! results through (`requests`, `triggers`, `texts`, …) fails the test when there is one.
 
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -16,11 +21,26 @@ pub struct Request {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 impl Request {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// What makes a later request a retry of this one: the Idempotency-Key, else PagerDuty's
+    /// dedup key and action, else the whole request.
+    fn identity(&self) -> String {
+        if let Some(k) = self.headers.get("idempotency-key") {
+            return format!("key {k}");
+        }
+        let j = self.json();
+        match (j["dedup_key"].as_str(), j["event_action"].as_str()) {
+            (Some(k), Some(a)) => format!("pd {k} {a}"),
+            _ => format!("{} {} {}", self.method, self.path, self.body),
+        }
     }
 }
 
@@ -45,14 +65,91 @@ pub struct Script {
     /// Statuses to answer (in order) before behaving normally; 429 comes with Retry-After: 1.
     pub fail_next: Mutex<VecDeque<u16>>,
     pub delay: Mutex<Duration>,
+    /// Requests answered, with the status they got.
+    pub answered: Mutex<Vec<(Request, u16)>>,
+    /// Contract breaches seen (early retries, …).
+    pub breaches: Mutex<Vec<String>>,
+    /// Per retry identity: not to be sent again before this, why, and failures in a row.
+    not_before: Mutex<HashMap<String, (Instant, String, u32)>>,
 }
+
+/// Slack between a retry's due time and its arrival that still counts as on time.
+const CLOCK_SLACK: Duration = Duration::from_millis(150);
 
 impl Script {
     pub fn fail_with(&self, statuses: &[u16]) {
         self.fail_next.lock().unwrap().extend(statuses);
     }
+    /// Every request that arrived (accepted or not). Fails on a contract breach.
     pub fn requests(&self) -> Vec<Request> {
+        self.assert_kept();
         self.seen.lock().unwrap().clone()
+    }
+    /// Requests answered with a 2xx status. Fails on a contract breach.
+    pub fn accepted(&self) -> Vec<Request> {
+        self.assert_kept();
+        self.answered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, s)| (200..300).contains(s))
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+    /// Fails the test if the caller broke the contract at any time so far.
+    pub fn assert_kept(&self) {
+        let b = self.breaches.lock().unwrap();
+        assert!(b.is_empty(), "contract breached: {b:#?}");
+    }
+
+    fn arrived(&self, req: &Request) {
+        let id = req.identity();
+        if let Some((due, why, _)) = self.not_before.lock().unwrap().get(&id) {
+            if req.at + CLOCK_SLACK < *due {
+                self.breaches.lock().unwrap().push(format!(
+                    "{} {} sent again {:?} too early ({why})",
+                    req.method,
+                    req.path,
+                    *due - req.at
+                ));
+            }
+        }
+        self.seen.lock().unwrap().push(req.clone());
+    }
+
+    fn answer(&self, req: &Request, resp: &Response) {
+        let id = req.identity();
+        let now = Instant::now();
+        let mut nb = self.not_before.lock().unwrap();
+        let fails = nb.get(&id).map_or(0, |e| e.2) + 1;
+        match resp.status {
+            420 | 429 => {
+                let after = resp
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(1);
+                let why = format!("answered {} with Retry-After: {after}", resp.status);
+                nb.insert(id, (now + Duration::from_secs(after), why, fails));
+            }
+            500..=599 => {
+                let wait = Duration::from_secs(2u64 << (fails - 1).min(8));
+                let why = format!(
+                    "failure {fails} in a row was a {}: back off {wait:?}",
+                    resp.status
+                );
+                nb.insert(id, (now + wait, why, fails));
+            }
+            _ => {
+                nb.remove(&id);
+            }
+        }
+        drop(nb);
+        self.answered
+            .lock()
+            .unwrap()
+            .push((req.clone(), resp.status));
     }
 }
 
@@ -70,7 +167,7 @@ where
                 let Some(req) = read_request(&mut sock).await else {
                     return;
                 };
-                script.seen.lock().unwrap().push(req.clone());
+                script.arrived(&req);
                 let delay = *script.delay.lock().unwrap();
                 tokio::time::sleep(delay).await;
                 let scripted = script.fail_next.lock().unwrap().pop_front();
@@ -83,6 +180,7 @@ where
                     Some(code) => reply(code, "scripted failure"),
                     None => handler(&req),
                 };
+                script.answer(&req, &resp);
                 let mut out = format!(
                     "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
                     resp.status,
@@ -138,6 +236,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
         path,
         headers,
         body: String::from_utf8_lossy(&body).to_string(),
+        at: Instant::now(),
     })
 }
 
@@ -151,13 +250,22 @@ pub struct PagerDuty {
     pub opened: Mutex<u32>,
     pub resolved: Mutex<u32>,
     pub changes: Mutex<Vec<Value>>,
+    /// The integration key events must carry (any other is refused as invalid).
+    pub key: String,
 }
 
 pub const PD_KEY: &str = "0123456789abcdef0123456789abcdef";
 
 impl PagerDuty {
     pub async fn start() -> (Arc<PagerDuty>, String) {
-        let pd = Arc::new(PagerDuty::default());
+        Self::start_with_key(PD_KEY).await
+    }
+
+    pub async fn start_with_key(key: &str) -> (Arc<PagerDuty>, String) {
+        let pd = Arc::new(PagerDuty {
+            key: key.to_string(),
+            ..PagerDuty::default()
+        });
         let me = Arc::clone(&pd);
         let base = serve(Arc::clone(&pd.script), move |r| me.handle(r)).await;
         (pd, base)
@@ -180,6 +288,9 @@ impl PagerDuty {
         let e = r.json();
         if e["routing_key"].as_str().map(str::len) != Some(32) {
             return invalid("'routing_key' must be a 32 character integration key");
+        }
+        if e["routing_key"] != self.key.as_str() {
+            return invalid("'routing_key' is not the key of an integration on this service");
         }
         if r.path == "/v2/change/enqueue" {
             if e["payload"]["summary"].as_str().is_none() {
@@ -238,13 +349,19 @@ impl PagerDuty {
         )
     }
 
-    /// Accepted trigger events (redeliveries included).
+    /// Trigger events answered 202 (redeliveries included).
     pub fn triggers(&self) -> Vec<Value> {
+        self.events("trigger")
+    }
+
+    /// Events of one action answered 202, in order of arrival.
+    pub fn events(&self, action: &str) -> Vec<Value> {
         self.script
-            .requests()
+            .accepted()
             .iter()
+            .filter(|r| r.path == "/v2/enqueue")
             .map(Request::json)
-            .filter(|e| e["event_action"] == "trigger" && e["routing_key"].is_string())
+            .filter(|e| e["event_action"] == action)
             .collect()
     }
 }
@@ -272,6 +389,19 @@ impl Slack {
 
     fn handle(&self, r: &Request) -> Response {
         let fail = |e: &str| reply(200, json!({"ok": false, "error": e}).to_string());
+        let json_body = r
+            .headers
+            .get("content-type")
+            .is_some_and(|c| c.starts_with("application/json"));
+        if r.method == "POST" && !json_body {
+            // Webhooks answer 400 invalid_payload; the Web API reads a non-JSON body as form
+            // fields and finds none of them.
+            return if r.path.starts_with("/api/") {
+                fail("invalid_arguments")
+            } else {
+                reply(400, "invalid_payload")
+            };
+        }
         let bot =
             r.headers.get("authorization").map(String::as_str) == Some("Bearer xoxb-test-token");
         if r.method == "POST" && r.path == "/api/conversations.create" {
@@ -372,6 +502,7 @@ impl Slack {
 
     /// Texts posted with the Web API to one channel (an id).
     pub fn posted_to(&self, channel: &str) -> Vec<String> {
+        self.script.assert_kept();
         self.messages
             .lock()
             .unwrap()
@@ -382,6 +513,7 @@ impl Slack {
     }
 
     pub fn texts(&self) -> Vec<String> {
+        self.script.assert_kept();
         self.messages
             .lock()
             .unwrap()
@@ -461,15 +593,66 @@ impl Kube {
     }
 }
 
-/// A generic webhook that accepts any JSON.
+/// A receiver of syncwatch's generic webhook (README, Notifiers), which is also where restart
+/// webhooks are sent. Every request needs an `Idempotency-Key`, and a key used again must
+/// come with the same body (a receiver that honours the key would drop a different message
+/// sent under it). A body with an `event` member is a notifier message and needs each
+/// documented field: `event` (page, reminder, resolve, notify, ack, escalate, handoff),
+/// `summary`, `dedup_key`, `details` (object), `links` (array) and `at` (RFC 3339).
 pub async fn webhook() -> (Arc<Script>, String) {
     let script = Arc::new(Script::default());
-    let base = serve(Arc::clone(&script), |r| {
-        if r.json().is_null() {
-            reply(400, "not JSON")
-        } else {
-            reply(200, "{}")
+    let bodies: Mutex<HashMap<String, String>> = Mutex::default();
+    let base = serve(Arc::clone(&script), move |r| {
+        let m = r.json();
+        if m.is_null() {
+            return reply(400, "not JSON");
         }
+        let Some(key) = r.headers.get("idempotency-key").filter(|k| !k.is_empty()) else {
+            return reply(400, "Idempotency-Key header is missing");
+        };
+        let mut bodies = bodies.lock().unwrap();
+        if bodies.get(key).is_some_and(|b| *b != r.body) {
+            return reply(
+                422,
+                format!("Idempotency-Key {key} was used for another message"),
+            );
+        }
+        if m.get("event").is_some() {
+            const EVENTS: [&str; 7] = [
+                "page", "reminder", "resolve", "notify", "ack", "escalate", "handoff",
+            ];
+            let problems: Vec<&str> = [
+                (
+                    m["event"].as_str().is_some_and(|e| EVENTS.contains(&e)),
+                    "event",
+                ),
+                (
+                    m["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "summary",
+                ),
+                (
+                    m["dedup_key"].as_str().is_some_and(|s| !s.is_empty()),
+                    "dedup_key",
+                ),
+                (m["details"].is_object(), "details"),
+                (m["links"].is_array(), "links"),
+                (
+                    m["at"]
+                        .as_str()
+                        .is_some_and(|a| chrono::DateTime::parse_from_rfc3339(a).is_ok()),
+                    "at",
+                ),
+            ]
+            .into_iter()
+            .filter(|(ok, _)| !ok)
+            .map(|(_, field)| field)
+            .collect();
+            if !problems.is_empty() {
+                return reply(422, format!("missing or invalid: {}", problems.join(", ")));
+            }
+        }
+        bodies.insert(key.clone(), r.body.clone());
+        reply(200, "{}")
     })
     .await;
     (script, base)
@@ -552,6 +735,9 @@ impl Statuspage {
                 if inc["name"].as_str().is_none_or(str::is_empty) {
                     return reply(422, json!({"error": "name can't be blank"}).to_string());
                 }
+                if let Some(problem) = self.incident_problem(inc, true) {
+                    return reply(422, json!({ "error": problem }).to_string());
+                }
                 let mut all = self.incidents.lock().unwrap();
                 let mut stored = inc.clone();
                 stored["id"] = json!(format!("inc{}", all.len() + 1));
@@ -569,6 +755,9 @@ impl Statuspage {
             }
             ("PATCH", p) if p.starts_with("/incidents/") => {
                 let id = &p["/incidents/".len()..];
+                if let Some(problem) = self.incident_problem(&b["incident"], false) {
+                    return reply(422, json!({ "error": problem }).to_string());
+                }
                 let mut all = self.incidents.lock().unwrap();
                 let Some(inc) = all.iter_mut().find(|i| i["id"] == id) else {
                     return reply(404, json!({"error": "incident not found"}).to_string());
@@ -582,7 +771,64 @@ impl Statuspage {
         }
     }
 
+    /// What is wrong with an incident body: `status` (required when creating),
+    /// `impact_override`, `component_ids` (known components) and `components` (known ids with
+    /// component statuses).
+    fn incident_problem(&self, inc: &Value, create: bool) -> Option<String> {
+        const STATUS: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+        const IMPACT: [&str; 4] = ["none", "minor", "major", "critical"];
+        const COMPONENT: [&str; 5] = [
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ];
+        if !inc.is_object() {
+            return Some("incident must be an object".into());
+        }
+        match inc.get("status") {
+            None if create => return Some("status can't be blank".into()),
+            Some(s) if !s.as_str().is_some_and(|s| STATUS.contains(&s)) => {
+                return Some(format!("status {s} is not one of {STATUS:?}"))
+            }
+            _ => {}
+        }
+        if let Some(i) = inc.get("impact_override") {
+            if !i.as_str().is_some_and(|i| IMPACT.contains(&i)) {
+                return Some(format!("impact_override {i} is not one of {IMPACT:?}"));
+            }
+        }
+        let known = self.components.lock().unwrap();
+        if let Some(ids) = inc.get("component_ids") {
+            let Some(ids) = ids.as_array() else {
+                return Some("component_ids must be an array".into());
+            };
+            if let Some(bad) = ids
+                .iter()
+                .find(|id| !id.as_str().is_some_and(|id| known.contains_key(id)))
+            {
+                return Some(format!("component {bad} not found"));
+            }
+        }
+        if let Some(c) = inc.get("components") {
+            let Some(c) = c.as_object() else {
+                return Some("components must be an object".into());
+            };
+            for (id, status) in c {
+                if !known.contains_key(id) {
+                    return Some(format!("component {id} not found"));
+                }
+                if !status.as_str().is_some_and(|s| COMPONENT.contains(&s)) {
+                    return Some(format!("component status {status} is not valid"));
+                }
+            }
+        }
+        None
+    }
+
     pub fn component(&self, id: &str) -> String {
+        self.script.assert_kept();
         self.components
             .lock()
             .unwrap()
