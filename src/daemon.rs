@@ -8,6 +8,7 @@ use crate::config::{self, Plan};
 use crate::metrics::Metrics;
 use crate::pass::{self, CheckResult, Selection};
 use crate::scheduler::{Runner, Scheduler, Timing};
+use crate::store::{Claim, Finish};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -172,27 +173,30 @@ impl Daemon {
         let now = self.clock.now();
         let lease_until =
             now + chrono::Duration::from_std(app.plan.settings.run_lease).unwrap_or_default();
-        match app
+        let busy = match app
             .store
-            .claim_run(name, due, &self.owner, lease_until)
+            .claim_run(name, due, &self.owner, now, lease_until)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(Claim::Won) => false,
+            Ok(Claim::Busy) => true,
+            Ok(Claim::Lost) => {
                 tracing::debug!(check = name, %due, "another replica runs this one");
                 return;
             }
             Err(e) => {
                 // Running twice beats not running: with the store down, recording fails anyway.
                 tracing::warn!(check = name, error = %e, "cannot claim the run; running it");
+                false
             }
-        }
+        };
         drop(app);
-        let skipped = !self
-            .running
-            .lock()
-            .expect("running lock")
-            .insert(name.to_string());
+        let skipped = busy
+            || !self
+                .running
+                .lock()
+                .expect("running lock")
+                .insert(name.to_string());
         if skipped {
             tracing::warn!(
                 check = name,
@@ -203,14 +207,43 @@ impl Daemon {
             let _done = NotRunning(self, name);
             self.run_check_unguarded(name).await;
         }
+        let how = if skipped {
+            Finish::Skipped
+        } else {
+            Finish::Ran
+        };
         if let Err(e) = self
             .current()
             .store
-            .finish_run(name, due, self.clock.now(), skipped)
+            .finish_run(name, due, self.clock.now(), how)
             .await
         {
             tracing::warn!(check = name, error = %e, "cannot mark the run done; another replica may repeat it");
         }
+    }
+}
+
+impl Daemon {
+    /// Runs a check whose replica died mid-run, unless the check has moved on: a later fire
+    /// time was claimed (by any replica), or it is running here now. Running the orphan then
+    /// would only look at the same data again, later, and could run the check twice at once.
+    async fn take_over(&self, app: &App, name: &str, due: DateTime<Utc>) -> Finish {
+        if app.store.later_claim(name, due).await.unwrap_or(false) {
+            tracing::info!(check = %name, %due, "a run whose replica died was superseded by a later one");
+            return Finish::Superseded;
+        }
+        if !self
+            .running
+            .lock()
+            .expect("running lock")
+            .insert(name.to_string())
+        {
+            return Finish::Superseded;
+        }
+        let _done = NotRunning(self, name);
+        tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
+        self.run_check_unguarded(name).await;
+        Finish::Ran
     }
 }
 
@@ -242,12 +275,11 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
         match taken {
             Ok(orphans) => {
                 for (name, due) in orphans {
-                    tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
-                    d.run_check_unguarded(&name).await;
+                    let how = d.take_over(&app, &name, due).await;
                     let _ = d
                         .current()
                         .store
-                        .finish_run(&name, due, d.clock.now(), false)
+                        .finish_run(&name, due, d.clock.now(), how)
                         .await;
                 }
             }

@@ -6,39 +6,86 @@
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
+/// What claiming a fire time gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This replica runs it.
+    Won,
+    /// Another replica claimed it first.
+    Lost,
+    /// This replica has it, but an earlier run of the check is still going somewhere: skip it.
+    Busy,
+}
+
+/// How a claimed run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The check ran.
+    Ran,
+    /// The check was still running at the fire time, here or on another replica (runs of a
+    /// check never overlap).
+    Skipped,
+    /// Taken over from a dead replica after a later fire time was claimed: not run again.
+    Superseded,
+}
+
 impl Store {
-    /// Claims the run of `check` due at `due`; false if another replica has it already.
+    /// Claims the run of `check` due at `due`. [`Claim::Busy`]: claimed, but an earlier run of
+    /// the check is still going (its owner's lease is live, on any replica), so this one is to
+    /// be skipped: a check never runs twice at once.
     pub async fn claim_run(
         &self,
         check: &str,
         due: DateTime<Utc>,
         owner: &str,
+        now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Claim, StoreError> {
         const SQL: &str = "INSERT INTO run_claims (check_name, due_at, owner, lease_until) VALUES ($1, $2, $3, $4) \
                            ON CONFLICT (check_name, due_at) DO NOTHING";
+        const BUSY: &str = "SELECT COUNT(*) FROM run_claims \
+                            WHERE check_name = $1 AND due_at < $2 AND done_at IS NULL AND lease_until > $3";
         let args = [check.into(), due.into(), owner.into(), lease_until.into()];
-        let n = self.execute(SQL, &args).await?;
-        Ok(n == 1)
+        if self.execute(SQL, &args).await? == 0 {
+            return Ok(Claim::Lost);
+        }
+        let (busy,): (i64,) = self
+            .one(BUSY, &[check.into(), due.into(), now.into()])
+            .await?;
+        Ok(if busy > 0 { Claim::Busy } else { Claim::Won })
     }
 
-    /// Marks a claimed run done. `skipped`: the tick was skipped because the check was still
-    /// running on this replica; the owner then reads `<owner> (skipped)`, visible in the table.
+    /// Marks a claimed run done, and how: run, skipped or superseded (see [`Finish`]); the
+    /// owner of a run not made reads `<owner> (skipped)` or `<owner> (superseded)`.
     pub async fn finish_run(
         &self,
         check: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
-        skipped: bool,
+        how: Finish,
     ) -> Result<(), StoreError> {
         const DONE: &str =
             "UPDATE run_claims SET done_at = $3 WHERE check_name = $1 AND due_at = $2";
         const SKIPPED: &str =
             "UPDATE run_claims SET done_at = $3, owner = owner || ' (skipped)' WHERE check_name = $1 AND due_at = $2";
-        let sql = if skipped { SKIPPED } else { DONE };
+        const SUPERSEDED: &str =
+            "UPDATE run_claims SET done_at = $3, owner = owner || ' (superseded)' WHERE check_name = $1 AND due_at = $2";
+        let sql = match how {
+            Finish::Ran => DONE,
+            Finish::Skipped => SKIPPED,
+            Finish::Superseded => SUPERSEDED,
+        };
         self.execute(sql, &[check.into(), due.into(), now.into()])
             .await?;
         Ok(())
+    }
+
+    /// Whether a fire time of `check` later than `due` has been claimed: the check has moved
+    /// on, and an orphaned run at `due` would only look at the same data again, later.
+    pub async fn later_claim(&self, check: &str, due: DateTime<Utc>) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM run_claims WHERE check_name = $1 AND due_at > $2";
+        let (n,): (i64,) = self.one(SQL, &[check.into(), due.into()]).await?;
+        Ok(n > 0)
     }
 
     /// Takes over runs whose owner's lease expired before they were done.

@@ -10,6 +10,7 @@ pub mod respond;
 mod silences;
 pub mod sql;
 
+pub use claims::{Claim, Finish};
 pub use outbox::{Claimant, NewJob, OutboxItem};
 pub use sql::Tx;
 
