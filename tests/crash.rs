@@ -37,6 +37,21 @@ fn run(f: &Fixture, failpoint: Option<&str>) -> tokio::process::Command {
     cmd
 }
 
+/// The outbox rows as (event, delivered, given up), read straight from the state file.
+async fn outbox(f: &Fixture) -> Vec<(String, bool, bool)> {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", f.path().join("state.db").display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT event, delivered_at IS NOT NULL, gave_up_at IS NOT NULL FROM outbox ORDER BY id",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    rows
+}
+
 async fn pending(f: &Fixture) -> i64 {
     let app = syncwatch::app::App::build(f.plan()).await.unwrap();
     let (n, _) = app.store.outbox_backlog().await.unwrap();
@@ -59,6 +74,7 @@ async fn killed_after_the_state_change_the_page_is_delivered_by_the_next_run() {
     assert_eq!(pd.triggers().len(), 1, "delivered exactly once");
     assert_eq!(*pd.opened.lock().unwrap(), 1);
     assert_eq!(pending(&f).await, 0);
+    assert_eq!(outbox(&f).await, [("page".to_string(), true, false)]);
 }
 
 #[tokio::test]
@@ -92,6 +108,7 @@ async fn killed_before_marking_delivered_the_redelivery_opens_no_second_incident
         "so PagerDuty keeps one open incident"
     );
     assert_eq!(pending(&f).await, 0);
+    assert_eq!(outbox(&f).await, [("page".to_string(), true, false)]);
 }
 
 #[tokio::test]
@@ -112,6 +129,26 @@ async fn killed_during_delivery_the_page_is_delivered_once_by_the_next_run() {
     tokio::time::sleep(Duration::from_secs(3)).await; // let the first, slow request finish on the server
     assert_eq!(*pd.opened.lock().unwrap(), 1, "one open incident");
     assert_eq!(pending(&f).await, 0);
+    // Nothing waits because the redelivery was accepted, not because it was given up.
+    let answers: Vec<u16> = pd
+        .script
+        .answered
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.1)
+        .collect();
+    assert_eq!(
+        answers.len(),
+        2,
+        "the killed attempt and the redelivery: {answers:?}"
+    );
+    assert!(answers.iter().all(|s| *s == 202), "{answers:?}");
+    assert_eq!(
+        outbox(&f).await,
+        [("page".to_string(), true, false)],
+        "the page is marked delivered, not given up"
+    );
 }
 
 /// Creating a Slack channel and a Statuspage incident is not idempotent: a crash after either

@@ -48,9 +48,9 @@ async fn status_timeouts_and_body_timestamps() {
     let checks = format!(
         "checks:\n\
          \x20 - name: healthy\n    http: {{ url: \"{b}/healthz?token=${{SW_TEST_TOKEN:-tok-secret}}\", headers: {{ Authorization: \"Bearer hdr-secret\" }} }}\n\
-         \x20 - name: down\n    http: {{ url: \"{b}/down?token=tok-secret\" }}\n\
-         \x20 - name: slow\n    http: {{ url: \"{b}/slow\", timeout: 1s }}\n\
-         \x20 - name: refused\n    http: {{ url: \"http://127.0.0.1:1/healthz\" }}\n\
+         \x20 - name: down\n    http: {{ url: \"{b}/down?token=tok-secret\", headers: {{ Authorization: \"Bearer hdr-secret-down\" }} }}\n\
+         \x20 - name: slow\n    http: {{ url: \"{b}/slow?api_key=key-secret\", timeout: 1s, headers: {{ X-Api-Key: \"hdr-secret-slow\" }} }}\n\
+         \x20 - name: refused\n    http: {{ url: \"http://user:pw-secret@127.0.0.1:1/healthz?token=tok-secret\", headers: {{ Authorization: \"Bearer hdr-secret-refused\" }} }}\n\
          \x20 - name: fresh\n    http: {{ url: \"{b}/status/fresh\", timestamp_pointer: /sync/last_success_at, warn_after: 1h, error_after: 6h }}\n\
          \x20 - name: stale\n    http: {{ url: \"{b}/status/stale\", timestamp_pointer: /sync/last_success_at, warn_after: 1h, error_after: 6h }}\n\
          \x20 - name: garbled\n    http: {{ url: \"{b}/status/garbled\", timestamp_pointer: /sync/last_success_at, error_after: 6h }}\n\
@@ -105,5 +105,16 @@ async fn status_timeouts_and_body_timestamps() {
     assert_eq!(
         health.headers.get("authorization").map(String::as_str),
         Some("Bearer hdr-secret")
+    );
+    // The failing checks did send their secrets, so their reasons had something to leak.
+    let down = seen.iter().find(|s| s.path.starts_with("/down")).unwrap();
+    assert_eq!(
+        down.headers.get("authorization").map(String::as_str),
+        Some("Bearer hdr-secret-down")
+    );
+    let slow = seen.iter().find(|s| s.path.starts_with("/slow")).unwrap();
+    assert_eq!(
+        slow.headers.get("x-api-key").map(String::as_str),
+        Some("hdr-secret-slow")
     );
 }

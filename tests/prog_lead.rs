@@ -178,6 +178,32 @@ async fn stale_check_pages_the_prog_lead_escalates_is_acked_resolves_everywhere_
     let (_, again) = api("POST", &ack_url, Some(TOKEN), r#"{"by":"bob"}"#).await;
     assert_eq!(again["changed"], false, "a second ack changes nothing");
 
+    // The ack is heard everywhere the page went: PagerDuty acknowledges the alert, Slack and
+    // the incident channel say who took it, and Statuspage moves to `identified`.
+    let ack = eventually(10, || async { pd.events("acknowledge").first().cloned() })
+        .await
+        .expect("PagerDuty gets an acknowledge");
+    assert_eq!(ack["dedup_key"], trigger["dedup_key"]);
+    eventually(10, || async {
+        (slack
+            .texts()
+            .iter()
+            .any(|t| t.starts_with("Acknowledged by bob"))
+            && slack
+                .posted_to(&channel)
+                .iter()
+                .any(|t| t.starts_with("Acknowledged by bob")))
+        .then_some(())
+    })
+    .await
+    .expect("Slack and the incident channel hear the ack");
+    eventually(10, || async {
+        let incs = sp.incidents.lock().unwrap().clone();
+        (incs.len() == 1 && incs[0]["status"] == "identified").then_some(())
+    })
+    .await
+    .expect("the Statuspage incident moves to identified");
+
     // Fresh data: resolved on every channel that was told.
     pg.execute(format!("UPDATE {schema}.contacts SET updated_at = now()").as_str())
         .await
@@ -211,6 +237,20 @@ async fn stale_check_pages_the_prog_lead_escalates_is_acked_resolves_everywhere_
         0,
         "Statuspage's 1 request/s was honoured"
     );
+    // Over the whole story (a run every 2 s): one page, one escalation, nothing repeated.
+    assert_eq!(pd.triggers().len(), 1, "one page: {:?}", pd.triggers());
+    assert_eq!(
+        pd2.triggers().len(),
+        1,
+        "one escalation: {:?}",
+        pd2.triggers()
+    );
+    let escalations = slack
+        .texts()
+        .into_iter()
+        .filter(|t| t.starts_with("Escalated"))
+        .count();
+    assert_eq!(escalations, 1, "one escalation in Slack");
 
     // The retro tells the whole story, in order.
     let out = common::bin()

@@ -212,7 +212,8 @@ async fn a_changed_check_file_is_picked_up_without_a_signal() {
     assert_eq!(v["checks"][0]["name"], "stale");
 }
 
-#[tokio::test]
+// Multi-threaded: the slow service answers while this thread waits for `serve` to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_run_in_flight_finish_and_exits_zero() {
     let server = common::http_server::start(vec![(
         "/slow",
@@ -249,6 +250,16 @@ async fn sigterm_lets_the_run_in_flight_finish_and_exits_zero() {
         1,
         "the run in flight finished and was recorded"
     );
+    // Finished, not cut short: the 2 s answer arrived and the run passed (a cancelled or
+    // timed-out run would be recorded as an error).
+    let last = &app.store.latest_runs().await.unwrap()["slow_api"];
+    assert_eq!(
+        (last.outcome.verdict, last.outcome.reason.as_deref()),
+        (syncwatch::verdict::Verdict::Pass, None),
+        "{:?}",
+        last.outcome.reason
+    );
+    assert!(last.duration >= std::time::Duration::from_secs(2));
     app.close().await;
 }
 
