@@ -180,17 +180,23 @@ pub fn decide(
         Verdict::Warn => {
             s.passes = 0;
             s.since.get_or_insert(now);
+            // No warning while settling: the episode is already being handled, and data
+            // that went from failing to aging is the restart starting to work.
             if rules.on_warn == WarnAction::Notify
                 && !s.warn_notified
                 && !quiet
                 && s.incident.is_none()
+                && s.phase != Phase::Settling
             {
                 actions.push(Action::Notify(Notice::Warning));
                 s.warn_notified = true;
             }
         }
         Verdict::Fail => {
+            // The check could be evaluated: whatever errors came before, it is not broken.
+            // (An error, in turn, neither counts toward nor breaks a run of failures.)
             s.fails += 1;
+            s.errors = 0;
             s.passes = 0;
             s.since.get_or_insert(now);
             if !quiet {

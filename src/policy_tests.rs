@@ -342,3 +342,146 @@ fn resolve_after_needs_consecutive_passes_and_keys_stay_unique() {
     );
     assert_eq!(s.seq, 2);
 }
+
+#[test]
+fn warn_or_error_while_settling_waits_for_the_recheck_then_pages() {
+    let r = with_restart(rules());
+    // Restarted at 0; settle is 5 minutes. A warning or an error before the re-check does
+    // nothing (the restart may still be rolling); a failure at the re-check pages.
+    let (s, acts) = story(&r, &[(0, Fail), (2, Warn), (3, Error), (5, Fail)]);
+    assert_eq!(acts[0], vec![Action::Restart]);
+    assert_eq!(acts[1..3], [vec![], vec![]]);
+    assert_eq!(acts[3], vec![page("syncwatch/van/1")]);
+    assert_eq!(s.phase, Phase::Paged);
+    // An error at the re-check pages too, saying the check is broken, not the data stale.
+    let (_, acts) = story(&r, &[(0, Fail), (5, Error)]);
+    assert_eq!(
+        acts[1],
+        vec![Action::Page {
+            key: "syncwatch/van/1".into(),
+            broken: true,
+            reminder: false,
+            restart_skipped: None
+        }]
+    );
+    // A warning at the re-check is not a failure: no page; a pass after it needs no page either.
+    let (s, acts) = story(&r, &[(0, Fail), (5, Warn), (6, Pass)]);
+    assert_eq!(acts[1], vec![]);
+    assert!(matches!(
+        acts[2][..],
+        [Action::Notify(Notice::AutoRemediated { .. })]
+    ));
+    assert_eq!(s.phase, Phase::Ok);
+}
+
+#[test]
+fn a_pass_while_silenced_resolves_the_open_incident_and_sends_no_notices() {
+    // README: silenced checks restart and page nothing; good news is not held back, so an
+    // open incident whose data is fresh again is resolved (PagerDuty closes the alert).
+    let r = with_restart(rules());
+    let silenced = |inp: Input| Input {
+        silenced: Some("maintenance".into()),
+        ..inp
+    };
+    let (paged, _) = story(&r, &[(0, Fail), (5, Fail)]);
+    assert_eq!(paged.phase, Phase::Paged);
+    let d = decide("van", &paged, &silenced(input(Fail)), &r, t(10));
+    assert!(d.actions.is_empty(), "no reminder while silenced");
+    let d = decide("van", &d.state, &silenced(input(Pass)), &r, t(15));
+    assert!(matches!(d.actions[..], [Action::Resolve { .. }]));
+    assert_eq!(d.state.phase, Phase::Ok);
+    // Settling under a silence: fresh again, but the "fixed by the restart" notice is held.
+    let (settling, _) = story(&r, &[(0, Fail)]);
+    let d = decide("van", &settling, &silenced(input(Pass)), &r, t(6));
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    // A warning under a silence is not announced, nor is its end.
+    let warn = OnFailure {
+        notify: Some("team".into()),
+        ..rules()
+    };
+    let d = decide(
+        "van",
+        &PolicyState::default(),
+        &silenced(input(Warn)),
+        &warn,
+        t(0),
+    );
+    assert!(d.actions.is_empty() && !d.state.warn_notified);
+}
+
+#[test]
+fn blocked_while_paged_neither_reminds_nor_resolves() {
+    let r = OnFailure {
+        remind_every: Some(Duration::from_secs(3600)),
+        ..rules()
+    };
+    let (paged, _) = story(&r, &[(0, Fail)]);
+    for (min, v) in [(120, Fail), (180, Pass)] {
+        let d = decide(
+            "van",
+            &paged,
+            &Input {
+                blocked_by: Some("pad_reachable".into()),
+                ..input(v)
+            },
+            &r,
+            t(min),
+        );
+        assert!(d.actions.is_empty(), "{v:?} while blocked: {:?}", d.actions);
+        assert_eq!(d.state, paged, "the incident stays as it was");
+    }
+    // Unblocked and still failing two hours on: the reminder is due.
+    let d = decide("van", &paged, &input(Fail), &r, t(120));
+    assert!(matches!(
+        d.actions[..],
+        [Action::Page { reminder: true, .. }]
+    ));
+}
+
+#[test]
+fn mixed_error_and_fail_streaks() {
+    let r = OnFailure {
+        after: 3,
+        error_after: 2,
+        ..rules()
+    };
+    // Errors between failures neither count toward `after` nor break the run of failures.
+    let (_, acts) = story(&r, &[(0, Fail), (5, Error), (10, Fail), (15, Fail)]);
+    assert_eq!(acts[..3], [vec![], vec![], vec![]]);
+    assert_eq!(acts[3], vec![page("syncwatch/van/1")]);
+    // A failure ends a run of errors: the check could be evaluated, so it is not broken.
+    let (s, acts) = story(&r, &[(0, Error), (5, Fail), (10, Error)]);
+    assert!(acts.iter().all(Vec::is_empty), "{acts:?}");
+    assert_eq!((s.errors, s.fails), (1, 1));
+    // Two errors in a row: broken.
+    let (_, acts) = story(&r, &[(0, Error), (5, Fail), (10, Error), (15, Error)]);
+    assert!(matches!(acts[3][..], [Action::Page { broken: true, .. }]));
+}
+
+#[test]
+fn a_broken_check_incident_is_reminded_as_broken() {
+    let r = OnFailure {
+        error_after: 1,
+        remind_every: Some(Duration::from_secs(3600)),
+        ..rules()
+    };
+    let (_, acts) = story(&r, &[(0, Error), (30, Error), (60, Error)]);
+    assert!(matches!(
+        acts[0][..],
+        [Action::Page {
+            broken: true,
+            reminder: false,
+            ..
+        }]
+    ));
+    assert!(acts[1].is_empty());
+    assert_eq!(
+        acts[2],
+        vec![Action::Page {
+            key: "syncwatch/van/1".into(),
+            broken: true,
+            reminder: true,
+            restart_skipped: None
+        }]
+    );
+}
