@@ -190,6 +190,9 @@ impl Daemon {
                 false
             }
         };
+        if !busy {
+            wait_for_dependencies(&app, name, due).await;
+        }
         drop(app);
         let skipped = busy
             || !self
@@ -244,6 +247,43 @@ impl Daemon {
         tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
         self.run_check_unguarded(name).await;
         Finish::Ran
+    }
+}
+
+/// Before a check runs, its dependencies due at the same fire time finish their runs (on any
+/// replica), so it judges "blocked" on their verdicts of this instant, not of the last one:
+/// when a partner database goes down, the check that says so pages and its dependents do not.
+/// Bounded by half the run lease (the claim must not lapse while waiting).
+async fn wait_for_dependencies(app: &App, name: &str, due: DateTime<Utc>) {
+    let Some(check) = app.index_of(name).map(|i| &app.plan.checks[i]) else {
+        return;
+    };
+    let same_instant: Vec<&str> = check
+        .depends_on
+        .iter()
+        .filter_map(|d| app.index_of(d).map(|i| &app.plan.checks[i]))
+        .filter(|d| d.schedule.last_at_or_before(due) == Some(due))
+        .map(|d| d.name.as_str())
+        .collect();
+    if same_instant.is_empty() {
+        return;
+    }
+    let until = tokio::time::Instant::now() + app.plan.settings.run_lease / 2;
+    for dep in same_instant {
+        loop {
+            match app.store.claim_done(dep, due).await {
+                Ok(Some(true)) | Err(_) => break,
+                Ok(_) if tokio::time::Instant::now() >= until => {
+                    tracing::warn!(
+                        check = name,
+                        dependency = dep,
+                        "dependency still running; judging on its last verdict"
+                    );
+                    return;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 }
 

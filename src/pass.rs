@@ -127,6 +127,7 @@ pub async fn run_shard(
     // One feeder per source (and one for HTTP checks) starts a check only when a slot is free,
     // so at most the sum of the caps are in flight: memory stays flat with 10,000 checks, and a
     // slow source never holds back the others.
+    let in_pass: std::collections::HashSet<usize> = chosen.iter().copied().collect();
     let mut queues: std::collections::BTreeMap<Option<String>, Vec<usize>> = Default::default();
     for index in chosen {
         queues
@@ -159,13 +160,27 @@ pub async fn run_shard(
     drop(tx);
     let mut results = Vec::with_capacity(expected);
     let mut store_errors = Vec::new();
+    let mut order = DependencyOrder::new(&in_pass);
     // Record what has finished in one transaction, then wait for more: batches grow with load.
+    // A check whose dependency runs in this pass waits for it to be recorded first, so it is
+    // judged "blocked" on this pass's verdict (one outage, one page).
     while let Some(first) = rx.recv().await {
         let mut probed = vec![first];
         while let Ok(more) = rx.try_recv() {
             probed.push(more);
         }
-        record(&app, probed, &silences, &mut results, &mut store_errors).await;
+        loop {
+            let ready = order.ready(&app, std::mem::take(&mut probed));
+            if ready.is_empty() {
+                break;
+            }
+            record(&app, ready, &silences, &mut results, &mut store_errors).await;
+        }
+    }
+    // Whatever still waits (its dependency's task crashed) is recorded as it is.
+    let rest = order.release_all();
+    if !rest.is_empty() {
+        record(&app, rest, &silences, &mut results, &mut store_errors).await;
     }
     if results.len() < expected {
         store_errors.push(format!(
@@ -181,6 +196,57 @@ pub async fn run_shard(
         not_due,
         store_errors,
     })
+}
+
+/// Holds back probed checks whose dependencies in the same pass are not recorded yet.
+struct DependencyOrder {
+    /// Checks of this pass not recorded yet.
+    unrecorded: std::collections::HashSet<usize>,
+    parked: Vec<CheckResult>,
+}
+
+impl DependencyOrder {
+    fn new(in_pass: &std::collections::HashSet<usize>) -> DependencyOrder {
+        DependencyOrder {
+            unrecorded: in_pass.clone(),
+            parked: Vec::new(),
+        }
+    }
+
+    /// Of the newly probed and the parked, those whose dependencies are all recorded, in an
+    /// order where a dependency comes before its dependents; they count as recorded from now.
+    fn ready(&mut self, app: &App, probed: Vec<CheckResult>) -> Vec<CheckResult> {
+        let mut waiting: Vec<CheckResult> = std::mem::take(&mut self.parked);
+        waiting.extend(probed);
+        let mut ready = Vec::new();
+        loop {
+            let before = ready.len();
+            let mut still = Vec::new();
+            for r in waiting {
+                let blocked = app.plan.checks[r.index]
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| app.index_of(d))
+                    .any(|d| d != r.index && self.unrecorded.contains(&d));
+                if blocked {
+                    still.push(r);
+                } else {
+                    self.unrecorded.remove(&r.index);
+                    ready.push(r);
+                }
+            }
+            waiting = still;
+            if ready.len() == before {
+                break;
+            }
+        }
+        self.parked = waiting;
+        ready
+    }
+
+    fn release_all(&mut self) -> Vec<CheckResult> {
+        std::mem::take(&mut self.parked)
+    }
 }
 
 /// Runs one check's probe (its slot is already held).

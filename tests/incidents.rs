@@ -546,3 +546,61 @@ async fn a_webhook_receiver_hears_every_event_with_the_documented_fields_and_its
         "one dedup key ties the incident's messages together: {incident:#?}"
     );
 }
+
+/// One outage, one page, also when the check that says so and the checks that depend on it
+/// run in the same pass: each dependent is judged on its dependency's verdict of this pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependents_run_in_the_same_pass_as_their_dependency_page_nothing() {
+    let (hook, hook_url) = common::contracts::webhook().await;
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         sources:\n  p: {{ url: \"sqlite:partner.db\", max_connections: 4 }}\n\
+         notifiers:\n  ops: {{ type: webhook, url: \"{hook_url}/events\" }}\n"
+    );
+    let mut checks = String::from(
+        "defaults: { source: p, on_failure: { page: ops } }\nchecks:\n\
+         \x20 - name: partner_reachable\n    freshness: { table: t, column: ts, error_after: 1h }\n",
+    );
+    for i in 0..20 {
+        checks.push_str(&format!(
+            "  - name: table_{i:02}\n    depends_on: [partner_reachable]\n    freshness: {{ table: t, column: ts, error_after: 1h }}\n"
+        ));
+    }
+    let f = Fixture::new(&settings, &[("c.yaml", &checks)]);
+    common::sqlite_partner(&f.dir.path().join("partner.db"), STALE).await;
+    let out = common::bin()
+        .args(["run", "--all", "--format", "json", "--config"])
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let responses: Vec<(String, String)> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["response"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let pages: Vec<String> = hook
+        .accepted()
+        .iter()
+        .map(|r| {
+            r.json()["details"]["check"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(pages, ["partner_reachable"], "{responses:?}");
+    assert!(
+        responses
+            .iter()
+            .filter(|(n, _)| n.starts_with("table_"))
+            .all(|(_, r)| r.starts_with("blocked: depends on partner_reachable")),
+        "{responses:?}"
+    );
+}

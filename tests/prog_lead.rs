@@ -8,27 +8,13 @@
 mod common;
 
 use common::contracts::{Kube, PagerDuty, Slack, Statuspage, PD_KEY, SP_KEY, SP_PAGE};
-use common::{eventually, unique, Fixture, PG_URL};
+use common::{api, eventually, unique, Fixture, PG_URL};
 use serde_json::Value;
 use sqlx::Executor;
 
 const CHECK: &str = "van_contacts_sync";
 const PD_KEY2: &str = "fedcba9876543210fedcba9876543210";
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-async fn api(method: &str, url: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-    let c = reqwest::Client::new();
-    let mut r = match method {
-        "POST" => c.post(url).body(body.to_string()),
-        _ => c.get(url),
-    };
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn stale_check_pages_the_prog_lead_escalates_is_acked_resolves_everywhere_and_has_a_retro() {

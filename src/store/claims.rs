@@ -80,6 +80,18 @@ impl Store {
         Ok(())
     }
 
+    /// The claim of `check` at `due`: None if nobody claimed it yet, else whether it is done.
+    pub async fn claim_done(
+        &self,
+        check: &str,
+        due: DateTime<Utc>,
+    ) -> Result<Option<bool>, StoreError> {
+        const SQL: &str = "SELECT CASE WHEN done_at IS NULL THEN 0 ELSE 1 END FROM run_claims \
+                           WHERE check_name = $1 AND due_at = $2";
+        let row: Option<(i32,)> = self.optional(SQL, &[check.into(), due.into()]).await?;
+        Ok(row.map(|(done,)| done == 1))
+    }
+
     /// Whether a fire time of `check` later than `due` has been claimed: the check has moved
     /// on, and an orphaned run at `due` would only look at the same data again, later.
     pub async fn later_claim(&self, check: &str, due: DateTime<Utc>) -> Result<bool, StoreError> {

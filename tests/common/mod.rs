@@ -232,3 +232,23 @@ pub async fn get(url: &str) -> (u16, String) {
     let status = resp.status().as_u16();
     (status, resp.text().await.unwrap())
 }
+
+/// One API call: (status, JSON body or null).
+pub async fn api(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let c = reqwest::Client::new();
+    let mut r = match method {
+        "POST" => c.post(url).body(body.to_string()),
+        _ => c.get(url),
+    };
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
