@@ -9,7 +9,6 @@ mod common;
 
 use common::contracts::{Kube, PagerDuty, Slack, Statuspage, PD_KEY, SP_KEY, SP_PAGE};
 use common::{api, eventually, unique, Fixture, PG_URL};
-use serde_json::Value;
 use sqlx::Executor;
 
 const CHECK: &str = "van_contacts_sync";
