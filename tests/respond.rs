@@ -567,3 +567,41 @@ async fn partner_text_in_a_page_cannot_ping_a_channel_or_hide_a_link_in_slack() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_kubernetes_restart_redelivered_patches_the_same_restarted_at_and_rolls_once() {
+    let Some(mut w) = world(RESTART, false).await else {
+        return;
+    };
+    // The first PATCH is applied but its answer is lost (500): the restart is redelivered.
+    *w.kube.lose_answers.lock().unwrap() = 1;
+    w.data_age(3).await;
+    let (c, outbox) = w.run().await;
+    assert_eq!(c["response"], "restart");
+    assert_eq!(
+        outbox["pending"], 0,
+        "redelivered within the drain: {outbox}"
+    );
+    let patches: Vec<String> = w
+        .kube
+        .script
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| {
+            r.json()["spec"]["template"]["metadata"]["annotations"]
+                ["kubectl.kubernetes.io/restartedAt"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(patches.len(), 2, "patched, answer lost, patched again");
+    assert_eq!(patches[0], patches[1], "the same restartedAt both times");
+    assert_eq!(
+        w.kube.rollouts.lock().unwrap().len(),
+        1,
+        "so the pods rolled once"
+    );
+    w.cleanup().await;
+}

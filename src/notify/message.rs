@@ -58,7 +58,16 @@ pub fn summary(action: &Action, ctx: &Context<'_>) -> String {
                     format!("; restart of {t} skipped: in cooldown until {}", hm(*until))
                 }
                 (None, Some(Gate::Exhausted { count }), Some(t)) => {
-                    format!("; restart of {t} skipped: already restarted {count} times")
+                    let window = ctx
+                        .check
+                        .on_failure
+                        .as_ref()
+                        .and_then(|o| o.restart.as_ref())
+                        .map(|r| crate::duration::human(r.window.as_secs_f64()))
+                        .unwrap_or_default();
+                    format!(
+                        "; restart of {t} skipped: restarted {count} times in the last {window} (max_restarts)"
+                    )
                 }
                 _ => String::new(),
             };

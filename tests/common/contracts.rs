@@ -534,6 +534,8 @@ pub struct Kube {
     pub rollouts: Mutex<Vec<String>>,
     /// Called on each new rollout (a test can make the sync "catch up").
     pub on_rollout: Mutex<Option<Box<dyn Fn() + Send>>>,
+    /// PATCHes to apply and then answer 500, as when the answer is lost on the way back.
+    pub lose_answers: Mutex<u32>,
 }
 
 impl Kube {
@@ -546,6 +548,7 @@ impl Kube {
             token: "kube-test-token".into(),
             rollouts: Mutex::default(),
             on_rollout: Mutex::default(),
+            lose_answers: Mutex::default(),
         });
         let me = Arc::clone(&k);
         let base = serve(Arc::clone(&k.script), move |r| me.handle(r)).await;
@@ -585,6 +588,11 @@ impl Kube {
                     if let Some(f) = self.on_rollout.lock().unwrap().as_ref() {
                         f();
                     }
+                }
+                let mut lose = self.lose_answers.lock().unwrap();
+                if *lose > 0 {
+                    *lose -= 1;
+                    return reply(500, json!({"kind": "Status", "reason": "InternalError", "code": 500}).to_string());
                 }
                 reply(200, json!({"kind": "Deployment"}).to_string())
             }
