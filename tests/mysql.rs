@@ -178,3 +178,53 @@ async fn checks_cannot_write_to_the_partner_database() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn naive_datetime_is_read_in_the_source_time_zone() {
+    use chrono::TimeZone;
+    let Some(mut my) = common::mysql().await else {
+        return;
+    };
+    let d = unique("sw_tz");
+    // New York wall time of ten minutes ago, stored without a zone, as a partner in New York
+    // writes it.
+    let local = chrono_tz::America::New_York
+        .from_utc_datetime(&(chrono::Utc::now() - chrono::Duration::minutes(10)).naive_utc())
+        .naive_local()
+        .format("%Y-%m-%d %H:%M:%S%.6f");
+    for stmt in [
+        format!("CREATE DATABASE {d}"),
+        format!("CREATE TABLE {d}.loads (dt DATETIME(6))"),
+        format!("INSERT INTO {d}.loads VALUES ('{local}')"),
+    ] {
+        my.execute(stmt.as_str()).await.unwrap();
+    }
+    let settings = format!(
+        "sources:\n  my_utc: {{ url: \"{MY_URL}\" }}\n  my_ny: {{ url: \"{MY_URL}\", timezone: America/New_York }}\n"
+    );
+    let checks = format!(
+        "checks:\n\
+         \x20 - name: in_new_york\n    source: my_ny\n    freshness: {{ table: {d}.loads, column: dt, warn_after: 1h, error_after: 3h }}\n\
+         \x20 - name: read_as_utc\n    source: my_utc\n    freshness: {{ table: {d}.loads, column: dt, warn_after: 1h, error_after: 3h }}\n"
+    );
+    let f = Fixture::new(&settings, &[("my.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    drop_database(&mut my, &d).await;
+    assert_eq!(
+        got["in_new_york"].verdict,
+        Verdict::Pass,
+        "{:?}",
+        got["in_new_york"]
+    );
+    let Observed::Age { age_seconds, .. } = got["in_new_york"].observed else {
+        panic!("{:?}", got["in_new_york"])
+    };
+    assert!((590.0..660.0).contains(&age_seconds), "{age_seconds}");
+    // The same wall time read as UTC is four or five hours older: the zone matters.
+    assert_eq!(
+        got["read_as_utc"].verdict,
+        Verdict::Fail,
+        "{:?}",
+        got["read_as_utc"]
+    );
+}

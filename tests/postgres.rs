@@ -306,3 +306,65 @@ async fn library_log_lines_stay_out_at_the_default_level() {
         "library log lines at the default level:\n{stderr}"
     );
 }
+
+#[tokio::test]
+async fn date_and_text_columns() {
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let s = unique("sw_cols");
+    pg.execute(
+        format!(
+            "CREATE SCHEMA {s};
+             CREATE TABLE {s}.loads (kind text, d date, iso text, naive text);
+             INSERT INTO {s}.loads
+             SELECT k, (now() AT TIME ZONE 'UTC' - a)::date,
+                    to_char((now() - a) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                    to_char((now() - a) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+             FROM (VALUES ('fresh', interval '10 minutes'), ('old', interval '5 days')) v(k, a);"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let mut checks = String::from("defaults: { source: pg }\nchecks:\n");
+    for col in ["d", "iso", "naive"] {
+        for kind in ["fresh", "old"] {
+            checks.push_str(&format!(
+                "  - name: {col}_{kind}\n    freshness: {{ table: {s}.loads, column: {col}, filter: \"kind = '{kind}'\", error_after: 2d }}\n"
+            ));
+        }
+    }
+    let f = Fixture::new(&settings(), &[("pg.yaml", &checks)]);
+    let (_, got) = run_all(f.plan()).await;
+    drop_schema(&mut pg, &s).await;
+    for col in ["d", "iso", "naive"] {
+        assert_eq!(
+            got[&format!("{col}_fresh")].verdict,
+            Verdict::Pass,
+            "{col}: {:?}",
+            got[&format!("{col}_fresh")]
+        );
+        assert_eq!(
+            got[&format!("{col}_old")].verdict,
+            Verdict::Fail,
+            "{col}: {:?}",
+            got[&format!("{col}_old")]
+        );
+    }
+    // A date is midnight (in the source's zone) of that day: today's is under a day old.
+    let Observed::Age { age_seconds, .. } = got["d_fresh"].observed else {
+        panic!("{:?}", got["d_fresh"])
+    };
+    assert!((0.0..86_400.0).contains(&age_seconds), "{age_seconds}");
+    // Text is read as the instant it names: ten minutes, give or take the test's own time.
+    for col in ["iso", "naive"] {
+        let Observed::Age { age_seconds, .. } = got[&format!("{col}_fresh")].observed else {
+            panic!("{:?}", got[&format!("{col}_fresh")])
+        };
+        assert!(
+            (590.0..660.0).contains(&age_seconds),
+            "{col}: {age_seconds}"
+        );
+    }
+}

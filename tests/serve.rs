@@ -312,6 +312,21 @@ async fn run_pushes_its_metrics_to_a_real_pushgateway() {
     assert!(m.contains(
         "syncwatch_pass_last_success_timestamp_seconds{instance=\"\",job=\"syncwatch\"}"
     ));
+    assert!(m.contains("check=\"fresh\""), "{m}");
+    // The group is replaced on each push: a check deleted from the files vanishes.
+    std::fs::write(f.path().join("checks/p.yaml"), checks(&["stale"])).unwrap();
+    let out = common::bin()
+        .args(["run", "--all", "--push-gateway", &gw, "--config"])
+        .arg(f.settings_path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (_, m) = get(&format!("{gw}/metrics")).await;
+    assert!(m.contains("check=\"stale\""), "{m}");
+    assert!(
+        !m.contains("check=\"fresh\""),
+        "the deleted check is gone: {m}"
+    );
     // A refused push (no such gateway) is a runtime error, exit 2.
     let out = common::bin()
         .args([
