@@ -604,3 +604,96 @@ async fn dependents_run_in_the_same_pass_as_their_dependency_page_nothing() {
         "{responses:?}"
     );
 }
+
+/// The status page as Chromium renders it: no JavaScript at all, a refresh every minute, and
+/// a strip of exactly the last 20 runs with a text summary that counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_has_no_script_refreshes_and_strips_the_last_20_runs() {
+    let Some(chromium) = common::tool("chromium") else {
+        return;
+    };
+    let f = Fixture::new(
+        "store: { url: \"sqlite:state.db\" }\nsources:\n  p: { url: \"sqlite:partner.db\" }\n",
+        &[(
+            "c.yaml",
+            "checks:\n  - name: wobbly\n    source: p\n    freshness: { table: t, column: ts, error_after: 1h }\n",
+        )],
+    );
+    let partner = f.dir.path().join("partner.db");
+    common::sqlite_partner(
+        &partner,
+        "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES (datetime('now'));",
+    )
+    .await;
+    // 22 runs, every third one stale: the last 20 (runs 3 to 22) hold 7 fails and 13 passes.
+    for i in 1..=22 {
+        let age = if i % 3 == 0 { "-3 hours" } else { "-1 minutes" };
+        common::sqlite_partner(
+            &partner,
+            &format!("UPDATE t SET ts = datetime('now', '{age}');"),
+        )
+        .await;
+        assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    }
+    let (_daemon, base) = common::serve(&f.settings_path(), &[]);
+    let raw = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !raw.to_lowercase().contains("<script"),
+        "no JavaScript: {raw}"
+    );
+    assert!(!has_inline_handler(&raw), "no inline handlers: {raw}");
+    assert!(
+        raw.contains("<meta http-equiv=\"refresh\" content=\"60\">"),
+        "{raw}"
+    );
+
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("{base}/"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!dom.to_lowercase().contains("<script"), "{dom}");
+    assert!(dom.contains("This page refreshes every minute."), "{dom}");
+    let row = &dom[dom
+        .find("<tr data-check=\"wobbly\">")
+        .expect("the check's row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let strip = &row[row.find("<div class=\"strip\"").unwrap()..];
+    let strip = &strip[..strip.find("</div>").unwrap()];
+    assert_eq!(strip.matches("<span class=\"pass\"").count(), 13, "{strip}");
+    assert_eq!(strip.matches("<span class=\"fail\"").count(), 7, "{strip}");
+    assert_eq!(
+        strip.matches("<span").count(),
+        20,
+        "exactly the last 20 runs: {strip}"
+    );
+    assert!(
+        row.contains("last 20 runs: 13 pass, 0 warn, 7 fail, 0 error"),
+        "the strip's text summary: {row}"
+    );
+}
+
+/// True if the HTML has an inline event handler attribute (`onclick=`, `onload=`, …).
+fn has_inline_handler(html: &str) -> bool {
+    html.match_indices(" on").any(|(i, _)| {
+        let rest = &html[i + 3..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        !name.is_empty() && rest[name.len()..].starts_with('=')
+    })
+}
