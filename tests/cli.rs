@@ -294,3 +294,49 @@ fn piping_output_into_a_reader_that_stops_early_ends_quietly_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
 }
+
+#[test]
+fn validate_warns_about_a_sqlite_source_file_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("syncwatch.yaml"),
+        "sources:\n  p: { url: \"sqlite:data/partner.db\" }\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("checks/a.yaml"),
+        "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("validate")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "a warning, not a problem");
+    let missing = dir.path().join("data/partner.db");
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "warning: source \"p\": the SQLite file {} does not exist; checks on it will be errors until it does (paths are relative to the settings file)",
+            missing.display()
+        )
+    );
+    let json = bin()
+        .args(["validate", "--format", "json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(1), "{doc}");
+    // Once the file is there, no warning.
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(&missing, b"").unwrap();
+    let out = bin()
+        .arg("validate")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}

@@ -386,3 +386,49 @@ silences:
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn numbers_out_of_range_and_unencoded_passwords_name_the_real_problem() {
+    let settings = "\
+sources:
+  pad: { url: \"sqlite:pad.db\" }
+  hashed: { url: \"postgres://app:pa#ss@db.internal:5432/x\" }
+  cut: { url: \"mysql://app:a/b@db.internal/x\" }
+  percent: { url: \"postgres://app:100%sure@db.internal/x\" }
+";
+    let checks = "\
+defaults: { source: pad }
+checks:
+  - name: huge_float
+    row_count: { table: t, error_below: 1e400 }
+  - name: quoted
+    row_count: { table: t, error_below: \"5\" }
+  - name: many_after
+    freshness: { table: t, column: ts, error_after: 1h }
+    on_failure: { after: 4294967296 }
+";
+    let got = problems(settings, &[("c.yaml", checks)]);
+    let joined = got.join("\n");
+    for secret in ["pa#ss", "a/b", "100%sure"] {
+        assert!(!joined.contains(secret), "a password was echoed: {joined}");
+    }
+    let want = [
+        "syncwatch.yaml:3:18: sources.hashed.url: the user name or password holds an unencoded `#`, which cuts the URL in the wrong place (percent-encode special characters in the user name and password: # → %23, ? → %3F, / → %2F, @ → %40, % → %25)",
+        "syncwatch.yaml:4:15: sources.cut.url: the user name or password holds an unencoded `/`, which cuts the URL in the wrong place (percent-encode special characters in the user name and password: # → %23, ? → %3F, / → %2F, @ → %40, % → %25)",
+        "syncwatch.yaml:5:19: sources.percent.url: the user name or password has a `%` that does not start a %XX escape: write % as %25 (percent-encode special characters in the user name and password: # → %23, ? → %3F, / → %2F, @ → %40, % → %25)",
+        "checks/c.yaml:4:41: check \"huge_float\": row_count.error_below: 1e400 is beyond the range of numbers (about ±1.8e308)",
+        "checks/c.yaml:6:41: check \"quoted\": row_count.error_below: expected a number, found the text \"5\" (write the number without quotes)",
+        "checks/c.yaml:9:26: check \"many_after\": on_failure.after: 4294967296 is too large: at most 4294967295",
+    ];
+    assert_eq!(got, want);
+
+    // An integer past 64 bits cannot even be read into YAML's model: one located message.
+    let got = problems(
+        "sources:\n  pad: { url: \"sqlite:pad.db\" }\nhttp_concurrency: 99999999999999999999\n",
+        &[],
+    );
+    assert_eq!(
+        got,
+        ["syncwatch.yaml:3:19: http_concurrency: the number 99999999999999999999 is too large (numbers must fit in 64 bits) (quote it if it is meant as text)"]
+    );
+}

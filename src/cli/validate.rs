@@ -18,6 +18,12 @@ fn validate(path: &Path, format: Format) -> u8 {
     match config::load(path, &env_lookup) {
         Ok(plan) => {
             let files = plan.files.len() - 1;
+            let warnings = config::warnings(&plan);
+            if format == Format::Table {
+                for w in &warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
             match format {
                 Format::Table => println!(
                     "{}: OK: {} checks in {} file{}, {} source{}",
@@ -34,7 +40,7 @@ fn validate(path: &Path, format: Format) -> u8 {
                 ),
                 Format::Json => println!(
                     "{}",
-                    serde_json::json!({"ok": true, "checks": plan.checks.len(), "files": files, "sources": plan.settings.sources.len(), "problems": []})
+                    serde_json::json!({"ok": true, "checks": plan.checks.len(), "files": files, "sources": plan.settings.sources.len(), "problems": [], "warnings": warnings})
                 ),
             }
             0

@@ -280,6 +280,23 @@ fn parse<'a>(
                 .next()
                 .unwrap_or(&message)
                 .to_string();
+            // An integer literal past 64 bits fails the YAML value model itself; say so.
+            if let Some(number) = too_large_integer(&message) {
+                let field = message.split(": invalid type").next().unwrap_or("");
+                diags.borrow_mut().push(Diagnostic {
+                    file: file.name.clone(),
+                    line,
+                    col,
+                    check: None,
+                    field: None,
+                    message: format!(
+                        "{field}{}the number {number} is too large (numbers must fit in 64 bits)",
+                        if field.is_empty() { "" } else { ": " }
+                    ),
+                    hint: Some("quote it if it is meant as text".into()),
+                });
+                return None;
+            }
             syntax_error(
                 line,
                 col,
@@ -289,6 +306,37 @@ fn parse<'a>(
             None
         }
     }
+}
+
+/// Things that load fine but will not work as written, for `validate` to warn about (exit 0):
+/// a SQLite source whose file does not exist (syncwatch opens partner files read-only and never
+/// creates one, so every check on it would be an error).
+pub fn warnings(plan: &Plan) -> Vec<String> {
+    plan.settings
+        .sources
+        .values()
+        .filter(|s| s.engine == crate::probe::source::Engine::Sqlite)
+        .filter(|s| s.display != ":memory:" && !Path::new(&s.display).exists())
+        .map(|s| {
+            let path = Path::new(&s.display);
+            let shown = match std::env::current_dir() {
+                Ok(cwd) if path.is_relative() => cwd.join(path),
+                _ => path.to_path_buf(),
+            };
+            format!(
+                "source \"{}\": the SQLite file {} does not exist; checks on it will be errors until it does (paths are relative to the settings file)",
+                s.name,
+                shown.display()
+            )
+        })
+        .collect()
+}
+
+/// The integer of yaml_serde's "invalid type: integer `N` as u128/i128" error, if that is it.
+fn too_large_integer(message: &str) -> Option<&str> {
+    let rest = message.split("invalid type: integer `").nth(1)?;
+    let (number, tail) = rest.split_once('`')?;
+    (tail.starts_with(" as u128") || tail.starts_with(" as i128")).then_some(number)
 }
 
 fn read_checks_dir(

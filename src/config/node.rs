@@ -171,7 +171,31 @@ impl<'a> Node<'a> {
 
     pub fn number(&self) -> Option<f64> {
         match self.value {
-            Value::Number(n) => n.as_f64(),
+            Value::Number(n) => match n.as_f64() {
+                Some(v) if v.is_finite() => Some(v),
+                _ => {
+                    self.error(
+                        format!("{n} is not a finite number"),
+                        Some("write a number such as 5, 0.5 or 1e6".into()),
+                    );
+                    None
+                }
+            },
+            // YAML reads a float too large for a double (`1e400`) as text: name the real problem.
+            Value::String(s) if s.trim().parse::<f64>().is_ok_and(|v| !v.is_finite()) => {
+                self.error(
+                    format!("{s} is beyond the range of numbers (about ±1.8e308)"),
+                    None,
+                );
+                None
+            }
+            Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+                self.error(
+                    format!("expected a number, found the text \"{s}\""),
+                    Some("write the number without quotes".into()),
+                );
+                None
+            }
             other => {
                 self.error(format!("expected a number, found {}", kind(other)), None);
                 None
@@ -183,6 +207,10 @@ impl<'a> Node<'a> {
         match self.value {
             Value::Number(n) if n.as_u64().is_some_and(|v| v >= 1 && v <= u32::MAX as u64) => {
                 n.as_u64().map(|v| v as u32)
+            }
+            Value::Number(n) if n.as_u64().is_some_and(|v| v > u32::MAX as u64) => {
+                self.error(format!("{n} is too large: at most {}", u32::MAX), None);
+                None
             }
             other => {
                 self.error(

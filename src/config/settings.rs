@@ -329,6 +329,7 @@ pub fn normalize_url(raw: &str, base_dir: &Path) -> Result<(Engine, String, Stri
             } else {
                 Engine::MySql
             };
+            credentials_problem(raw)?;
             let mut parsed = url::Url::parse(raw)
                 .map_err(|e| (format!("not a valid {} URL: {e}", engine.label()), hint()))?;
             if scheme == "mariadb" {
@@ -344,9 +345,69 @@ pub fn normalize_url(raw: &str, base_dir: &Path) -> Result<(Engine, String, Stri
     }
 }
 
+/// Special characters in a user name or password must be percent-encoded; unencoded, they cut
+/// the URL somewhere else (a `#` starts a fragment, a `/` the path) and the connection goes to
+/// the wrong host. Messages never show the password.
+fn credentials_problem(raw: &str) -> Result<(), UrlProblem> {
+    let encode = || {
+        Some(
+            "percent-encode special characters in the user name and password: # → %23, ? → %3F, / → %2F, @ → %40, % → %25"
+                .to_string(),
+        )
+    };
+    let rest = raw.split_once("://").map_or("", |(_, r)| r);
+    // The user info runs to the last `@` (a host never holds one).
+    let Some((userinfo, _)) = rest.rsplit_once('@') else {
+        return Ok(());
+    };
+    if let Some(c) = userinfo
+        .chars()
+        .find(|c| matches!(c, '#' | '?' | '/' | '@'))
+    {
+        return Err((
+            format!("the user name or password holds an unencoded `{c}`, which cuts the URL in the wrong place"),
+            encode(),
+        ));
+    }
+    let b = userinfo.as_bytes();
+    let bad_escape = b.iter().enumerate().any(|(i, c)| {
+        *c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if bad_escape {
+        return Err((
+            "the user name or password has a `%` that does not start a %XX escape: write % as %25"
+                .into(),
+            encode(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn special_characters_in_passwords_are_named_never_shown() {
+        let base = Path::new("/etc/syncwatch");
+        for (url, says) in [
+            ("postgres://u:p@ss#w0rd@db:5432/x", "unencoded `@`"),
+            ("postgres://u:ss#w0rd@db:5432/x", "unencoded `#`"),
+            ("postgres://u:a/b@db:5432/x", "unencoded `/`"),
+            ("mysql://u:p?q@db/x", "unencoded `?`"),
+            ("postgres://u:100%sure@db/x", "%XX escape"),
+        ] {
+            let (msg, hint) = normalize_url(url, base).unwrap_err();
+            assert!(msg.contains(says), "{url}: {msg}");
+            for secret in ["w0rd", "ss#", "a/b", "p?q", "100%sure"] {
+                assert!(!msg.contains(secret), "{url}: {msg}");
+            }
+            assert!(hint.unwrap().contains("%23"));
+        }
+        assert!(normalize_url("postgres://u:p%40ss%23@db/x?sslmode=require", base).is_ok());
+    }
 
     #[test]
     fn urls_are_normalized_without_leaking_credentials() {
