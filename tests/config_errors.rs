@@ -432,3 +432,23 @@ checks:
         ["syncwatch.yaml:3:19: http_concurrency: the number 99999999999999999999 is too large (numbers must fit in 64 bits) (quote it if it is meant as text)"]
     );
 }
+
+#[test]
+fn a_file_wrong_throughout_stops_at_a_hundred_problems_and_says_how_many_checks_are_left() {
+    let mut checks = String::from("checks: [");
+    for i in 0..300 {
+        checks.push_str(&format!("{{name: c{i}, source: pad, bogus: 1}}, "));
+    }
+    checks.push_str("]\n");
+    let got = problems(
+        "sources:\n  pad: { url: \"sqlite:pad.db\" }\n",
+        &[("big.yaml", &checks)],
+    );
+    // Each check has two problems (no kind, an unknown field): 50 checks make the hundred.
+    assert_eq!(got.len(), 101, "{:#?}", &got[95..]);
+    let last = got.last().unwrap();
+    assert!(
+        last.ends_with("checks[50]: 250 more checks in this file not checked: over 100 problems so far (fix the problems above first)"),
+        "{last}"
+    );
+}

@@ -24,6 +24,9 @@ pub struct Decoded<'a> {
 }
 
 /// Decodes a file's checks, valid or not.
+/// Problems after which the rest of a check file is not decoded.
+pub const MAX_PROBLEMS_PER_FILE: usize = 100;
+
 pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<Decoded<'a>> {
     let Some(m) = root.map() else {
         return Vec::new();
@@ -36,7 +39,21 @@ pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<Decoded<'a>> {
     let mut out = Vec::new();
     match m.get("checks").and_then(|n| n.seq()) {
         Some(items) => {
-            for item in items {
+            let total = items.len();
+            for (i, item) in items.into_iter().enumerate() {
+                // A file that is wrong throughout (a generated file gone bad) is not worth a
+                // hundred thousand messages, nor the time to make them.
+                if root.problems_in_file() >= MAX_PROBLEMS_PER_FILE {
+                    item.error(
+                        format!(
+                            "{} more check{} in this file not checked: over {MAX_PROBLEMS_PER_FILE} problems so far",
+                            total - i,
+                            if total - i == 1 { "" } else { "s" }
+                        ),
+                        Some("fix the problems above first".into()),
+                    );
+                    break;
+                }
                 out.push(decode_check(&item, &defaults, scope));
             }
         }

@@ -62,6 +62,17 @@ impl<'a> Node<'a> {
         });
     }
 
+    /// Problems reported so far in this node's file.
+    pub fn problems_in_file(&self) -> usize {
+        let file = &self.ctx.file;
+        self.ctx
+            .diags
+            .borrow()
+            .iter()
+            .filter(|d| d.file == *file)
+            .count()
+    }
+
     /// Reports a problem with this value.
     pub fn error(&self, message: impl Into<String>, hint: Option<String>) {
         self.push(self.ctx.pos.value(&self.path), message.into(), hint);
