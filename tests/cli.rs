@@ -19,16 +19,11 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn demo_shows_pass_warn_fail_and_error_from_any_folder() {
+fn demo_tells_the_whole_story_from_an_empty_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = demo_in(dir.path(), &[]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     for header in [
         "CHECK",
         "KIND",
@@ -37,12 +32,17 @@ fn demo_shows_pass_warn_fail_and_error_from_any_folder() {
         "OBSERVED",
         "THRESHOLDS",
         "TOOK",
+        "RESPONSE",
         "REASON",
     ] {
         assert!(stdout.contains(header), "{stdout}");
     }
+    // The first pass: every verdict, and two restarts.
+    let first = &stdout[..stdout
+        .find("restarted. Waiting")
+        .expect("the wait is announced")];
     let line = |name: &str| {
-        stdout
+        first
             .lines()
             .find(|l| l.starts_with(name))
             .unwrap_or_else(|| panic!("{name} missing:\n{stdout}"))
@@ -52,15 +52,146 @@ fn demo_shows_pass_warn_fail_and_error_from_any_folder() {
     assert!(line("ngp_donations_sync ").contains("  WARN  "));
     assert!(line("ngp_donations_sync ").contains("(> warn_after 1h)"));
     assert!(line("mobilize_events_sync ").contains("  FAIL  "));
+    assert!(line("mobilize_events_sync ").contains("  restart  "));
+    assert!(line("actblue_contributions_sync ").contains("  restart  "));
     assert!(line("legacy_signups_sync ").contains("  ERROR  "));
     assert!(line("legacy_signups_sync ").contains("no such table: legacy_signups"));
-    assert!(stdout.contains("6 checks ran in"), "{stdout}");
+    assert!(first.contains("7 checks ran in"), "{stdout}");
     assert!(
-        stdout.contains("3 pass, 1 warn, 1 fail, 1 error"),
+        first.contains("3 pass, 1 warn, 2 fail, 1 error"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 syncs were restarted. Waiting 2s"),
+        "{stdout}"
+    );
+    // The re-check: one fixed by its restart, one still stale and paged.
+    let second = &stdout[stdout.find("restarted. Waiting").unwrap()..];
+    let recheck = |name: &str| {
+        second
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} not re-checked:\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        recheck("mobilize_events_sync ").contains("  PASS  "),
+        "{stdout}"
+    );
+    assert!(
+        recheck("mobilize_events_sync ").contains("  notice"),
+        "{stdout}"
+    );
+    assert!(recheck("actblue_contributions_sync ").contains("  FAIL  "));
+    assert!(recheck("actblue_contributions_sync ").contains("  page  "));
+    // The page, on the console notifier, names the Prog Lead; the fix is a notice, not a page.
+    let page = &stderr[stderr
+        .find("── console · page")
+        .expect("a page on the console")..];
+    assert!(page.contains("actblue_contributions_sync"), "{stderr}");
+    assert!(
+        page.lines()
+            .nth(2)
+            .is_some_and(|l| l.starts_with("│ Prog Lead: @U0")),
+        "{stderr}"
+    );
+    assert!(page.contains("still failing at the re-check"), "{stderr}");
+    assert!(
+        stderr.contains("is fresh again after restarting")
+            && stderr.matches("console · page").count() == 1,
+        "{stderr}"
+    );
+    // The incident and its retro draft, with the story in its timeline.
+    assert!(stdout.contains("$ syncwatch incidents list"), "{stdout}");
+    let open: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("1   open"))
+        .collect();
+    assert_eq!(open.len(), 1, "{stdout}");
+    assert!(open[0].contains("actblue_contributions_sync"));
+    for step in [
+        "first run → fail",
+        "restart of command:",
+        "re-check after the restart: fail",
+        "paged prog_lead; Prog Lead",
+        "page delivered to console",
+    ] {
+        assert!(
+            stdout.contains(step),
+            "the retro's timeline lacks {step:?}:\n{stdout}"
+        );
+    }
+    // The example is left behind, and works.
+    assert!(
+        stdout.contains("Wrote syncwatch.yaml and checks/demo.yaml here"),
         "{stdout}"
     );
     assert!(dir.path().join(".syncwatch/demo-partner.db").exists());
-    assert!(dir.path().join(".syncwatch/state.db").exists());
+    let validate = bin()
+        .arg("validate")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        validate.status.code(),
+        Some(0),
+        "{}",
+        text(&validate.stderr)
+    );
+    // Again: a fresh story (the demo's state starts empty), and nothing overwritten.
+    std::fs::write(dir.path().join("checks/demo.yaml"), "# mine\n").unwrap();
+    let again = demo_in(dir.path(), &[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again.stdout).contains("2 syncs were restarted"));
+    assert!(!text(&again.stdout).contains("Wrote "));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("checks/demo.yaml")).unwrap(),
+        "# mine\n"
+    );
+}
+
+#[test]
+fn demo_serve_shows_the_incident_on_the_status_page() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["demo", "--serve", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("The status page, with that incident: ")
+                .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        })
+        .expect("demo --serve prints its address");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (page, api) = rt.block_on(async {
+        let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        let api: serde_json::Value = reqwest::get(format!("{url}api/incidents"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (page, api)
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(page.contains("Open incidents"), "{page}");
+    assert!(page.contains("actblue_contributions_sync"), "{page}");
+    assert_eq!(
+        api["incidents"][0]["check"], "actblue_contributions_sync",
+        "{api}"
+    );
+    assert_eq!(status.code(), Some(0), "Ctrl-C stops it cleanly");
 }
 
 #[test]
@@ -99,19 +230,22 @@ fn run_json_fail_on_and_only() {
         "stale data is handled by paging, not by failing the Job"
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["summary"]["ran"], 6);
-    assert_eq!(report["summary"]["fail"], 1);
-    let checks = report["checks"].as_array().unwrap();
-    let mobilize = checks
-        .iter()
-        .find(|c| c["name"] == "mobilize_events_sync")
-        .unwrap();
-    assert_eq!(mobilize["verdict"], "fail");
-    assert_eq!(mobilize["labels"]["partner"], "demo");
-    assert!(mobilize["observed"]["age_seconds"].as_f64().unwrap() > 2.0 * 86400.0);
+    assert_eq!(report["summary"]["ran"], 7);
     assert_eq!(
-        mobilize["consecutive_failures"], 2,
-        "the demo ran it once before"
+        report["summary"]["fail"], 1,
+        "mobilize was fixed by the demo's restart"
+    );
+    let checks = report["checks"].as_array().unwrap();
+    let actblue = checks
+        .iter()
+        .find(|c| c["name"] == "actblue_contributions_sync")
+        .unwrap();
+    assert_eq!(actblue["verdict"], "fail");
+    assert_eq!(actblue["labels"]["partner"], "demo");
+    assert!(actblue["observed"]["age_seconds"].as_f64().unwrap() > 5.0 * 3600.0);
+    assert_eq!(
+        actblue["consecutive_failures"], 3,
+        "the demo ran it and re-checked it before"
     );
 
     assert_eq!(run(&["--all", "--fail-on", "error"]).status.code(), Some(1));
@@ -145,7 +279,7 @@ fn run_json_fail_on_and_only() {
         "{}",
         text(&out.stdout)
     );
-    assert!(text(&out.stdout).contains("6 not due (run with --all to include them)"));
+    assert!(text(&out.stdout).contains("7 not due (run with --all to include them)"));
 
     let out = bin()
         .args(["plan", "--format", "json"])
@@ -187,7 +321,7 @@ fn run_json_fail_on_and_only() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out.stdout).trim(),
-        "syncwatch.yaml: OK: 6 checks in 1 file, 1 source"
+        "syncwatch.yaml: OK: 7 checks in 1 file, 1 source"
     );
 }
 

@@ -197,7 +197,7 @@ fn on_failure_routes_restarts_and_dependencies_are_validated() {
         "checks/a.yaml:6:88: check \"a\": on_failure.restart.settle: \"5\" has no unit (try \"5m\" or \"5s\")",
         "checks/a.yaml:7:5: check \"b\": depends_on: depends_on forms a loop back to this check (while both fail, neither would page)",
         "syncwatch.yaml:4:39: notifiers.pd.routing_key: a PagerDuty routing key has 32 characters, this one 5 (copy the Integration Key of an Events API v2 integration)",
-        "syncwatch.yaml:5:18: notifiers.slack.type: unknown notifier type \"slak\" (use pagerduty, slack, statuspage or webhook)",
+        "syncwatch.yaml:5:18: notifiers.slack.type: unknown notifier type \"slak\" (use pagerduty, slack, statuspage, webhook or console)",
         "syncwatch.yaml:7:19: routes.prog_lead[1]: unknown notifier \"slakc\" (did you mean \"slack\"?)",
     ];
     for w in &want {

@@ -87,7 +87,8 @@ pub enum Command {
     /// Print Kubernetes manifests derived from the checks: `k8s render` writes the Role and
     /// RoleBinding per sync namespace that the restart targets need.
     K8s(k8s::Args),
-    /// Create a demo SQLite partner database and run the example checks (pass, warn, fail, error).
+    /// The whole story on a demo SQLite partner database: pass, warn, fail and error, a restart
+    /// that fixes a sync, one that does not and pages the Prog Lead, the incident and its retro.
     Demo(demo::Args),
 }
 
@@ -130,8 +131,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// The environment for `${VAR}` in the settings, plus `SYNCWATCH_EXE`: this program's own path
+/// unless set (restart commands can call syncwatch itself, as the demo's do).
 pub fn env_lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var(name).ok().or_else(|| {
+        (name == "SYNCWATCH_EXE")
+            .then(|| std::env::current_exe().ok())
+            .flatten()
+            .map(|p| p.display().to_string())
+    })
 }
 
 fn settings_path(cli: &Option<PathBuf>) -> PathBuf {

@@ -119,14 +119,69 @@ fn parse_shard(s: &str) -> Result<syncwatch::shard::Shard, String> {
     syncwatch::shard::Shard::parse(&format!("{index}/{s}"))
 }
 
-pub async fn tick(
+/// One tick's results, before they are printed.
+pub struct Ticked {
+    pub report: syncwatch::pass::PassReport,
+    pub drained: syncwatch::notify::dispatch::Drained,
+    pub checks: Vec<syncwatch::check::Check>,
+    pushed: Option<Result<(), String>>,
+}
+
+impl Ticked {
+    /// The `--format json` document.
+    pub fn json(&self) -> serde_json::Value {
+        let mut doc = report::pass_json(&self.report, &self.checks);
+        doc["outbox"] = serde_json::json!({
+            "delivered": self.drained.delivered, "retried": self.drained.retried,
+            "gave_up": self.drained.gave_up, "pending": self.drained.pending,
+        });
+        doc
+    }
+
+    /// The exit code: 2 on a failed push or unrecorded runs, 1 past `--fail-on`, else 0.
+    pub fn code(&self, fail_on: Option<Verdict>) -> u8 {
+        if let Some(Err(e)) = &self.pushed {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+        if !self.report.store_errors.is_empty() {
+            return EXIT_RUNTIME;
+        }
+        let tripped = fail_on.is_some_and(|f| self.report.worst().is_some_and(|w| w >= f));
+        if tripped {
+            EXIT_THRESHOLD
+        } else {
+            0
+        }
+    }
+
+    pub fn print(&self, format: Format) {
+        let drained = &self.drained;
+        match format {
+            Format::Table => {
+                let color =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                print!("{}", report::pass_table(&self.report, &self.checks, color));
+                if drained.delivered + drained.retried + drained.gave_up > 0 || drained.pending > 0
+                {
+                    println!(
+                        "outbox: {} delivered, {} to retry, {} given up; {} waiting for the next run",
+                        drained.delivered, drained.retried, drained.gave_up, drained.pending
+                    );
+                }
+            }
+            Format::Json => println!("{:#}", self.json()),
+        }
+    }
+}
+
+/// One tick: the pass over `sel` (and `shard`), the incident timers, delivery, and the push.
+pub async fn tick_only(
     plan: Plan,
     sel: &Selection,
     shard: Option<syncwatch::shard::Shard>,
-    format: Format,
-    fail_on: Option<Verdict>,
     push: Option<(url::Url, String)>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Ticked> {
     let app = App::build(plan).await.context("cannot start")?;
     let metrics = Metrics::new();
     let tick = match syncwatch::tick::once(app.clone(), sel, shard, &metrics, app.clock.now()).await
@@ -137,7 +192,6 @@ pub async fn tick(
             return Err(anyhow::Error::new(e).context("pass failed"));
         }
     };
-    let (report, drained) = (tick.pass, tick.drained);
     app.close().await;
     let pushed = match push {
         Some((url, job)) => {
@@ -145,35 +199,24 @@ pub async fn tick(
         }
         None => None,
     };
-    match format {
-        Format::Table => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", report::pass_table(&report, &app.plan.checks, color));
-        }
-        Format::Json => {
-            let mut doc = report::pass_json(&report, &app.plan.checks);
-            doc["outbox"] = serde_json::json!({
-                "delivered": drained.delivered, "retried": drained.retried,
-                "gave_up": drained.gave_up, "pending": drained.pending,
-            });
-            println!("{doc:#}");
-        }
-    }
-    if format == Format::Table
-        && (drained.delivered + drained.retried + drained.gave_up > 0 || drained.pending > 0)
-    {
-        println!(
-            "outbox: {} delivered, {} to retry, {} given up; {} waiting for the next run",
-            drained.delivered, drained.retried, drained.gave_up, drained.pending
-        );
-    }
-    if let Some(Err(e)) = pushed {
-        eprintln!("error: {e}");
-        return Ok(EXIT_RUNTIME);
-    }
-    if !report.store_errors.is_empty() {
-        return Ok(EXIT_RUNTIME);
-    }
-    let tripped = fail_on.is_some_and(|f| report.worst().is_some_and(|w| w >= f));
-    Ok(if tripped { EXIT_THRESHOLD } else { 0 })
+    Ok(Ticked {
+        report: tick.pass,
+        drained: tick.drained,
+        checks: app.plan.checks.clone(),
+        pushed,
+    })
+}
+
+/// One tick, printed; its exit code.
+pub async fn tick(
+    plan: Plan,
+    sel: &Selection,
+    shard: Option<syncwatch::shard::Shard>,
+    format: Format,
+    fail_on: Option<Verdict>,
+    push: Option<(url::Url, String)>,
+) -> anyhow::Result<u8> {
+    let t = tick_only(plan, sel, shard, push).await?;
+    t.print(format);
+    Ok(t.code(fail_on))
 }

@@ -94,10 +94,11 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
             })
         }
         Some(("statuspage", _)) => statuspage(&m).map(NotifierKind::Statuspage),
+        Some(("console", _)) => Some(NotifierKind::Console),
         Some((other, n)) => {
             n.error(
                 format!("unknown notifier type \"{other}\""),
-                Some("use pagerduty, slack, statuspage or webhook".into()),
+                Some("use pagerduty, slack, statuspage, webhook or console".into()),
             );
             None
         }
@@ -106,7 +107,7 @@ fn notifier(node: &Node<'_>) -> Option<NotifierKind> {
     if out.is_some()
         || matches!(
             kind.as_ref().map(|(s, _)| s.as_str()),
-            Some("pagerduty" | "slack" | "webhook" | "statuspage")
+            Some("pagerduty" | "slack" | "webhook" | "statuspage" | "console")
         )
     {
         m.finish();

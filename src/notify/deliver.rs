@@ -3,7 +3,7 @@
 
 use super::http::Delivery;
 use super::job::Job;
-use super::{pagerduty, slack, statuspage, webhook};
+use super::{console, pagerduty, slack, statuspage, webhook};
 use crate::app::App;
 use crate::notify::notifier::{NotifierKind, SlackTarget};
 use crate::store::OutboxItem;
@@ -83,6 +83,9 @@ pub async fn deliver(app: &App, item: &OutboxItem, job: &Job) -> Delivery {
                 incident.as_ref(),
             )
             .await
+        }
+        (NotifierKind::Console, Job::Slack { body }) => {
+            console::deliver(&item.notifier, item.event.as_str(), body)
         }
         (NotifierKind::Webhook { url, headers }, Job::Webhook { body }) => {
             let key = format!("{}/{}/{}", item.dedup_key, item.event, item.id);

@@ -209,7 +209,7 @@ fn note(
             pagerduty::follow_up("resolve", &inc.dedup_key)
         }
         (NotifierKind::PagerDuty { .. }, _) => pagerduty::escalation(inc, text),
-        (NotifierKind::Slack { .. }, _) => Job::Slack {
+        (NotifierKind::Slack { .. } | NotifierKind::Console, _) => Job::Slack {
             body: slack::plain(text, event, settings),
         },
         (NotifierKind::Webhook { .. }, _) => webhook::incident(event, text, inc),
@@ -319,7 +319,7 @@ pub fn handoff(route: &str, at: DateTime<Utc>, text: &str, settings: &Settings) 
         .flatten()
         .filter_map(|n| {
             let job = match &settings.notifiers.get(n)?.kind {
-                NotifierKind::Slack { .. } => Job::Slack {
+                NotifierKind::Slack { .. } | NotifierKind::Console => Job::Slack {
                     body: slack::plain(text, "handoff", settings),
                 },
                 NotifierKind::Webhook { .. } => webhook::handoff(text, &key, at),

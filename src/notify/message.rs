@@ -182,10 +182,12 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                 }
                 (NotifierKind::PagerDuty { .. }, _) => pagerduty::trigger(&text, &key, action, ctx),
                 (
-                    NotifierKind::Slack { .. },
+                    NotifierKind::Slack { .. } | NotifierKind::Console,
                     Action::Notify(Notice::Cleared | Notice::AutoRemediated { .. }),
                 ) => slack::message(&text, "resolve", ctx),
-                (NotifierKind::Slack { .. }, _) => slack::message(&text, event, ctx),
+                (NotifierKind::Slack { .. } | NotifierKind::Console, _) => {
+                    slack::message(&text, event, ctx)
+                }
                 (NotifierKind::Webhook { .. }, _) => webhook::event(&text, event, &key, ctx),
                 (NotifierKind::Statuspage(sp), _) => statuspage::for_action(sp, action, ctx)?,
             };

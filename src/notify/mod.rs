@@ -3,6 +3,7 @@
 //! `webhook`) renders its own jobs and delivers them; `job` is what the outbox holds; `deliver`
 //! routes one job; `dispatch` empties the outbox with retries; `http` classifies answers.
 
+pub mod console;
 pub mod context;
 pub mod deliver;
 pub mod dispatch;

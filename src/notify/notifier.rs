@@ -1,4 +1,4 @@
-//! The notifiers the settings name: PagerDuty, Slack, Statuspage, a webhook.
+//! The notifiers the settings name: PagerDuty, Slack, Statuspage, a webhook, the console.
 
 use crate::check::Check;
 use crate::secret::SecretUrl;
@@ -30,6 +30,9 @@ pub enum NotifierKind {
     },
     /// Atlassian Statuspage: component statuses and one incident per syncwatch incident.
     Statuspage(Statuspage),
+    /// Prints each message to standard error as Slack would show it: for trying routes locally
+    /// and for the demo.
+    Console,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +63,7 @@ impl NotifierKind {
             NotifierKind::Slack { .. } => "slack",
             NotifierKind::Webhook { .. } => "webhook",
             NotifierKind::Statuspage(_) => "statuspage",
+            NotifierKind::Console => "console",
         }
     }
 }

@@ -44,7 +44,21 @@ impl RestartAction {
                 deployment,
             } => format!("kubernetes:{namespace}/{deployment}"),
             RestartAction::Webhook { url, .. } => format!("webhook:{}", url.redacted()),
-            RestartAction::Command(argv) => format!("command:{}", argv.join(" ")),
+            // The program by its file name: `/opt/bin/reload-van --all` is `reload-van --all`.
+            RestartAction::Command(argv) => {
+                let words: Vec<&str> = argv
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| match i {
+                        0 => std::path::Path::new(w)
+                            .file_name()
+                            .and_then(|f| f.to_str())
+                            .unwrap_or(w),
+                        _ => w.as_str(),
+                    })
+                    .collect();
+                format!("command:{}", words.join(" "))
+            }
         }
     }
 

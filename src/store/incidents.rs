@@ -154,10 +154,15 @@ impl Store {
         const SQL: &str = "SELECT at, check_name, kind, actor, detail FROM events \
             WHERE check_name = $1 AND at >= $2 AND (at <= $3 OR (at <= $4 AND kind IN ('delivered', 'status_page'))) \
             ORDER BY at, id";
-        let until = inc.resolved_at.unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let trailing = inc.resolved_at.map_or(DateTime::<Utc>::MAX_UTC, |t| {
-            t + chrono::Duration::minutes(15)
-        });
+        // Not `DateTime::MAX_UTC`: SQLite compares the stored text, and "+262142-…" sorts
+        // before every real date, which left an open incident's timeline empty.
+        let forever = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .expect("a valid instant")
+            .with_timezone(&Utc);
+        let until = inc.resolved_at.unwrap_or(forever);
+        let trailing = inc
+            .resolved_at
+            .map_or(forever, |t| t + chrono::Duration::minutes(15));
         let args = [
             (&inc.check).into(),
             inc.since.into(),
