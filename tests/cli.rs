@@ -474,3 +474,59 @@ fn validate_warns_about_a_sqlite_source_file_that_does_not_exist() {
         .unwrap();
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn an_empty_check_list_is_a_warning_and_the_other_commands_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("syncwatch.yaml"),
+        "store: { url: \"sqlite:state.db\" }\n\
+         oncall:\n  timezone: UTC\n  handoff: { weekday: monday, time: \"10:00\" }\n  start: 2026-01-05\n  members: [ { name: ana, slack: U1 } ]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(dir.path().join("checks/a.yaml"), "checks: []\n").unwrap();
+    let cmd = |args: &[&str]| {
+        let out = bin().args(args).current_dir(dir.path()).output().unwrap();
+        (
+            out.status.code(),
+            text(&out.stdout).trim().to_string(),
+            text(&out.stderr).trim().to_string(),
+        )
+    };
+    let (code, out, err) = cmd(&["validate"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "syncwatch.yaml: OK: 0 checks in 1 file, 0 sources")
+    );
+    assert!(
+        err.starts_with("warning: no checks in checks: nothing will be checked"),
+        "{err}"
+    );
+    let (code, out, _) = cmd(&["run"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "a CronJob whose checks were all removed does not fail"
+    );
+    assert!(out.starts_with("0 checks ran"), "{out}");
+    assert_eq!(
+        cmd(&["plan"]).1,
+        "no checks in checks (`syncwatch validate` says more)"
+    );
+    let (code, out, _) = cmd(&["oncall"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("Prog Lead: ana"), "{out}");
+    assert_eq!(
+        cmd(&["silence", "--list"]).1,
+        "no current silences (add one with `syncwatch silence NAME --for 2h --reason …`)"
+    );
+    let help = cmd(&["silence", "--help"]).1;
+    for flag in ["--list  ", "--end <ID>", "--format <FORMAT>"] {
+        let line = help.lines().find(|l| l.contains(flag)).unwrap_or_default();
+        assert!(
+            line.trim().len() > flag.len() + 10,
+            "{flag} has help: {help}"
+        );
+    }
+}

@@ -22,6 +22,10 @@ pub fn run(args: Args, plan: &Plan) -> u8 {
 fn print_plan(plan: &Plan, format: Format, next: usize) {
     let now = Utc::now();
     match format {
+        Format::Table if plan.checks.is_empty() => println!(
+            "no checks in {} (`syncwatch validate` says more)",
+            plan.settings.checks_dir.display()
+        ),
         Format::Table => print!("{}", report::plan_table(&plan.checks, now, next)),
         Format::Json => println!("{:#}", report::plan_json(&plan.checks, now, next)),
     }

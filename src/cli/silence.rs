@@ -17,10 +17,14 @@ pub struct Args {
     /// Why (shown in output and logs).
     #[arg(long, required_unless_present_any = ["list", "end"])]
     reason: Option<String>,
+    /// List the current silences: made with this command (with their ID) and from the
+    /// settings' `silences:`.
     #[arg(long, conflicts_with_all = ["pattern", "end"])]
     list: bool,
+    /// End silence ID now (its ID from `--list`).
     #[arg(long, value_name = "ID", conflicts_with = "pattern")]
     end: Option<i64>,
+    /// Output for `--list`: a table, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -59,6 +63,9 @@ async fn silence(
         all.extend(store.silences(now).await?);
         match format {
             Format::Json => println!("{:#}", serde_json::json!({ "silences": all })),
+            Format::Table if all.is_empty() => println!(
+                "no current silences (add one with `syncwatch silence NAME --for 2h --reason …`)"
+            ),
             Format::Table => {
                 let rows: Vec<Vec<String>> = all
                     .iter()

@@ -152,17 +152,6 @@ pub fn load_with(
     if diags.borrow().is_empty() {
         silences_match(&Node::root(&settings_doc.0, &settings_doc.1), &all);
     }
-    if all.is_empty() && diags.borrow().is_empty() {
-        diags.borrow_mut().push(Diagnostic {
-            file: settings.checks_dir.display().to_string(),
-            line: 1,
-            col: 1,
-            check: None,
-            field: None,
-            message: "no checks found".into(),
-            hint: Some("add a check file such as checks/partner.yaml with a `checks:` list".into()),
-        });
-    }
     let mut problems = diags.into_inner();
     if !problems.is_empty() {
         // The settings' problems first: a bad source or notifier explains the problems it
@@ -309,9 +298,23 @@ fn parse<'a>(
 }
 
 /// Things that load fine but will not work as written, for `validate` to warn about (exit 0):
-/// a SQLite source whose file does not exist (syncwatch opens partner files read-only and never
-/// creates one, so every check on it would be an error).
+/// no checks at all, and a SQLite source whose file does not exist (syncwatch opens partner
+/// files read-only and never creates one, so every check on it would be an error).
 pub fn warnings(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if plan.checks.is_empty() {
+        // Not an error: `oncall`, `silence --list` and `incidents` need no checks, and a
+        // CronJob whose checks were all removed should not fail every tick.
+        out.push(format!(
+            "no checks in {}: nothing will be checked (add a file such as checks/partner.yaml with a `checks:` list)",
+            plan.settings.checks_dir.display()
+        ));
+    }
+    out.extend(missing_sqlite_files(plan));
+    out
+}
+
+fn missing_sqlite_files(plan: &Plan) -> Vec<String> {
     plan.settings
         .sources
         .values()
