@@ -34,6 +34,8 @@ pub struct Daemon {
     owner: String,
     /// Checks running here now: a claimed tick of a check still running is skipped.
     running: Mutex<std::collections::HashSet<String>>,
+    /// When the last reload failed and its first problem; cleared by a good one.
+    reload_failure: Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,16 @@ impl Daemon {
 
     pub fn current(&self) -> Arc<App> {
         Arc::clone(&self.app.read().expect("app lock"))
+    }
+
+    /// The last reload's failure, if the last reload failed (the status page's banner).
+    pub fn reload_failure(&self) -> Option<(DateTime<Utc>, String)> {
+        self.reload_failure.lock().expect("reload lock").clone()
+    }
+
+    fn reload_failed(&self, now: DateTime<Utc>, problem: String) {
+        self.metrics.reload(false, now);
+        *self.reload_failure.lock().expect("reload lock") = Some((now, problem));
     }
 
     pub fn latest(&self) -> HashMap<String, CheckResult> {
@@ -108,11 +120,10 @@ impl Daemon {
         // side or a SIGTERM (the caller stops waiting for it on shutdown).
         let path = self.config_path.clone();
         let loaded =
-            tokio::task::spawn_blocking(move || config::load(&path, &|k| std::env::var(k).ok()))
-                .await;
+            tokio::task::spawn_blocking(move || config::load(&path, &config::process_env)).await;
         let Ok(loaded) = loaded else {
             tracing::error!("reload refused: the configuration loader stopped; keeping the last good configuration");
-            self.metrics.reload(false, now);
+            self.reload_failed(now, "the configuration loader stopped".into());
             return None;
         };
         let plan = match loaded {
@@ -121,7 +132,17 @@ impl Daemon {
                 for d in &errors.0 {
                     tracing::error!(problem = %d, "reload refused; keeping the last good configuration");
                 }
-                self.metrics.reload(false, now);
+                let first = errors
+                    .0
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let more = errors.0.len().saturating_sub(1);
+                let said = match more {
+                    0 => first,
+                    n => format!("{first} (and {n} more; `syncwatch validate` lists them)"),
+                };
+                self.reload_failed(now, said);
                 return None;
             }
         };
@@ -129,10 +150,11 @@ impl Daemon {
             Ok(app) => app,
             Err(e) => {
                 tracing::error!(error = %e, "reload refused; keeping the last good configuration");
-                self.metrics.reload(false, now);
+                self.reload_failed(now, e.to_string());
                 return None;
             }
         };
+        *self.reload_failure.lock().expect("reload lock") = None;
         let old = std::mem::replace(&mut *self.app.write().expect("app lock"), Arc::clone(&app));
         self.metrics.set_plan(&app.plan, now);
         tracing::info!(
@@ -469,6 +491,7 @@ pub async fn serve(
         outbox_written: tokio::sync::Notify::new(),
         rechecks: tokio::sync::Notify::new(),
         running: Mutex::new(std::collections::HashSet::new()),
+        reload_failure: Mutex::new(None),
         owner: format!(
             "{}/{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "syncwatch".into()),

@@ -1,10 +1,15 @@
 //! The HTML status page served at `/`: every check grouped by source with its verdict, data
 //! age, thresholds, last run and a strip of recent runs, and the open incidents. Pure, plain
 //! HTML and CSS (no JavaScript), readable by screen readers: verdicts are words, not colours.
+//!
+//! Built for 3 a.m.: failing checks first (worst verdict, then longest failing, in groups
+//! ordered the same way), data age computed at page time, times in the on-call zone (UTC in the
+//! title), a banner when the last reload failed or a failing check pages nobody, and no
+//! sideways scrolling at phone width (tables become stacked cards).
 
 use crate::check::Check;
 use crate::store::incidents::{Incident, PastRun};
-use crate::store::LastRun;
+use crate::store::{CheckState, LastRun};
 use crate::verdict::{Observed, Verdict};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -33,7 +38,50 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd;vertical
 .fail{background:#fbd5d5;color:#8a1111}.error{background:#ead7f7;color:#5b1a84}.none{background:#eee;color:#444}\
 .strip{display:flex;gap:2px}.strip span{width:.6rem;height:1.1rem;border-radius:2px}\
 .strip .pass{background:#2e9e4f}.strip .warn{background:#d9a300}.strip .fail{background:#c62828}.strip .error{background:#7b3fb0}\
-.summary{font-size:1.1rem}.muted{color:#555;font-weight:400}.sr{position:absolute;left:-9999px}";
+.summary{font-size:1.1rem}.muted{color:#555;font-weight:400}.sr{position:absolute;left:-9999px}\
+td,th{overflow-wrap:anywhere}thead th{overflow-wrap:normal}.banner{background:#fbd5d5;color:#8a1111;border:2px solid #c62828;border-radius:.35rem;padding:.5rem .75rem;margin:.5rem 0}\
+@media (max-width:40rem){table,thead,tbody,tr,th,td{display:block;width:auto}thead{position:absolute;left:-9999px}\
+tr{border-bottom:1px solid #bbb;padding:.4rem 0}th,td{border:none;padding:.15rem 0}\
+td[data-label]::before{content:attr(data-label) \": \";color:#555}}";
+
+/// What the page knows besides the checks' runs: the on-call time zone for times, the checks'
+/// streaks (for "longest failing"), and what the banner warns about.
+#[derive(Default)]
+pub struct Context {
+    pub zone: Option<chrono_tz::Tz>,
+    pub states: HashMap<String, CheckState>,
+    /// The last reload's failure (when, and its first problem), if it failed.
+    pub reload_failure: Option<(DateTime<Utc>, String)>,
+    /// Failing checks whose failure pages nobody (no `page` route, or an empty one).
+    pub unrouted: Vec<String>,
+}
+
+impl Context {
+    /// An instant in the on-call zone, with the UTC time in its title.
+    fn time(&self, t: DateTime<Utc>, fmt: &str) -> String {
+        let utc = t.format("%Y-%m-%d %H:%M:%S UTC");
+        let local = match self.zone {
+            Some(z) => t.with_timezone(&z).format(fmt).to_string(),
+            None => t.format(fmt).to_string(),
+        };
+        format!(
+            "<time datetime=\"{}\" title=\"{utc}\">{}</time>",
+            t.to_rfc3339(),
+            escape(&local)
+        )
+    }
+}
+
+/// Worst first: error, fail, warn, then not run yet, then pass.
+fn rank(row: &Row<'_>) -> u8 {
+    match row.last.map(|r| r.outcome.verdict) {
+        Some(Verdict::Error) => 0,
+        Some(Verdict::Fail) => 1,
+        Some(Verdict::Warn) => 2,
+        None => 3,
+        Some(Verdict::Pass) => 4,
+    }
+}
 
 /// What the page shows about one check.
 pub struct Row<'a> {
@@ -47,6 +95,7 @@ pub fn render(
     latest: &HashMap<String, LastRun>,
     history: &[PastRun],
     incidents: &[Incident],
+    ctx: &Context,
     now: DateTime<Utc>,
 ) -> String {
     let mut by_check: HashMap<&str, Vec<&PastRun>> = HashMap::new();
@@ -66,6 +115,18 @@ pub fn render(
             history: by_check.remove(c.name.as_str()).unwrap_or_default(),
         });
     }
+    // Worst first, then the longest in that verdict, then by name; groups by their worst row.
+    let since = |row: &Row<'_>| ctx.states.get(&row.check.name).map(|s| s.verdict_since);
+    let mut groups: Vec<(String, Vec<Row<'_>>)> = groups.into_iter().collect();
+    for (_, rows) in &mut groups {
+        rows.sort_by(|a, b| {
+            (rank(a), since(a), &a.check.name).cmp(&(rank(b), since(b), &b.check.name))
+        });
+    }
+    groups.sort_by(|a, b| {
+        let key = |g: &(String, Vec<Row<'_>>)| (g.1.first().map_or(9, rank), g.0.clone());
+        key(a).cmp(&key(b))
+    });
     let count = |v: Verdict| {
         checks
             .iter()
@@ -80,7 +141,7 @@ pub fn render(
          <meta http-equiv=\"refresh\" content=\"60\"><title>syncwatch status</title>\
          <style>{STYLE}</style></head><body><header><h1>syncwatch status</h1>\
          <p class=\"summary\" id=\"summary\">{} check{}: {} pass, {} warn, {} fail, {} error. \
-         {} open incident{}.</p><p class=\"muted\">As of {}. This page refreshes every minute.</p></header><main>",
+         {} open incident{}.</p><p class=\"muted\">As of {}{}. This page refreshes every minute.</p>",
         checks.len(),
         if checks.len() == 1 { "" } else { "s" },
         count(Verdict::Pass),
@@ -89,9 +150,14 @@ pub fn render(
         count(Verdict::Error),
         incidents.len(),
         if incidents.len() == 1 { "" } else { "s" },
-        now.format("%Y-%m-%d %H:%M:%S UTC"),
+        ctx.time(now, "%Y-%m-%d %H:%M:%S %Z"),
+        ctx.zone
+            .map(|z| format!(" (on-call time, {})", z.name()))
+            .unwrap_or_default(),
     );
-    incidents_section(&mut h, incidents, now);
+    banners(&mut h, ctx);
+    h.push_str("</header><main>");
+    incidents_section(&mut h, incidents, ctx, now);
     for (group, rows) in &groups {
         let _ = write!(
             h,
@@ -103,7 +169,7 @@ pub fn render(
             id = escape(&crate::config::incidents::channel_safe(group)),
         );
         for row in rows {
-            check_row(&mut h, row, now);
+            check_row(&mut h, row, ctx, now);
         }
         h.push_str("</tbody></table></section>");
     }
@@ -111,7 +177,32 @@ pub fn render(
     h
 }
 
-fn incidents_section(h: &mut String, incidents: &[Incident], now: DateTime<Utc>) {
+/// What must not be missed: a configuration that did not load, and failures that page nobody.
+fn banners(h: &mut String, ctx: &Context) {
+    if let Some((at, problem)) = &ctx.reload_failure {
+        let _ = write!(
+            h,
+            "<p class=\"banner\" role=\"alert\">The last configuration reload failed ({}): {}. \
+             The checks below are the last good configuration.</p>",
+            ctx.time(*at, "%Y-%m-%d %H:%M %Z"),
+            escape(problem)
+        );
+    }
+    if !ctx.unrouted.is_empty() {
+        let names: Vec<String> = ctx.unrouted.iter().map(|n| escape(n)).collect();
+        let _ = write!(
+            h,
+            "<p class=\"banner\" role=\"alert\">{} failing check{} page{} nobody: {} \
+             (set <code>on_failure.page</code> to a route).</p>",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            if names.len() == 1 { "s" } else { "" },
+            names.join(", ")
+        );
+    }
+}
+
+fn incidents_section(h: &mut String, incidents: &[Incident], ctx: &Context, now: DateTime<Utc>) {
     h.push_str("<section aria-labelledby=\"incidents\"><h2 id=\"incidents\">Open incidents</h2>");
     if incidents.is_empty() {
         h.push_str("<p>None.</p></section>");
@@ -122,7 +213,8 @@ fn incidents_section(h: &mut String, incidents: &[Incident], now: DateTime<Utc>)
     for i in incidents {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{} ago</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td data-label=\"#\">{}</td><td data-label=\"Check\">{}</td><td data-label=\"Status\">{}{}</td>\
+             <td data-label=\"Opened\">{} ({} ago)</td><td data-label=\"Prog Lead\">{}</td><td data-label=\"Summary\">{}</td></tr>",
             i.id,
             escape(&i.check),
             i.status(),
@@ -130,6 +222,7 @@ fn incidents_section(h: &mut String, incidents: &[Incident], now: DateTime<Utc>)
                 .as_ref()
                 .map(|b| format!(" by {}", escape(b)))
                 .unwrap_or_default(),
+            ctx.time(i.opened_at, "%a %H:%M %Z"),
             crate::duration::human((now - i.opened_at).num_seconds().max(0) as f64),
             escape(i.prog_lead.as_deref().unwrap_or("-")),
             escape(&i.summary),
@@ -138,7 +231,7 @@ fn incidents_section(h: &mut String, incidents: &[Incident], now: DateTime<Utc>)
     h.push_str("</tbody></table></section>");
 }
 
-fn check_row(h: &mut String, row: &Row<'_>, now: DateTime<Utc>) {
+fn check_row(h: &mut String, row: &Row<'_>, ctx: &Context, now: DateTime<Utc>) {
     let c = row.check;
     let (verdict, class) = match row.last {
         Some(r) => (
@@ -147,18 +240,22 @@ fn check_row(h: &mut String, row: &Row<'_>, now: DateTime<Utc>) {
         ),
         None => ("NOT RUN YET".to_string(), "none"),
     };
-    let age = match row.last.map(|r| &r.outcome.observed) {
-        Some(Observed::Age { age_seconds, .. }) => crate::duration::human(*age_seconds),
-        Some(o) => crate::report::observed(o, &c.kind),
+    // The age now, not at the last run: it keeps growing between runs.
+    let age = match row.last.map(|r| (r, &r.outcome.observed)) {
+        Some((r, Observed::Age { age_seconds, .. })) => {
+            let since_run = (now - r.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+            crate::duration::human(age_seconds + since_run)
+        }
+        Some((_, o)) => crate::report::observed(o, &c.kind),
         None => "-".into(),
     };
     let last = row
         .last
         .map(|r| {
             format!(
-                "<time datetime=\"{}\">{} ago</time>",
-                r.started_at.to_rfc3339(),
-                crate::duration::human((now - r.started_at).num_seconds().max(0) as f64)
+                "{} ago<div class=\"muted\">{}</div>",
+                crate::duration::human((now - r.started_at).num_seconds().max(0) as f64),
+                ctx.time(r.started_at, "%a %H:%M %Z")
             )
         })
         .unwrap_or_else(|| "-".into());
@@ -187,8 +284,9 @@ fn check_row(h: &mut String, row: &Row<'_>, now: DateTime<Utc>) {
     let _ = write!(
         h,
         "<tr data-check=\"{name}\"><th scope=\"row\">{name}{desc}</th>\
-         <td><span class=\"v {class}\">{verdict}</span>{reason}</td><td>{age}</td><td>{}</td><td>{last}</td>\
-         <td><div class=\"strip\" aria-hidden=\"true\">{strip}</div>\
+         <td data-label=\"Verdict\"><span class=\"v {class}\">{verdict}</span>{reason}</td><td data-label=\"Data age\">{age}</td>\
+         <td data-label=\"Thresholds\">{}</td><td data-label=\"Last run\">{last}</td>\
+         <td data-label=\"Recent runs\"><div class=\"strip\" aria-hidden=\"true\">{strip}</div>\
          <span class=\"sr\">last {} runs: {} pass, {} warn, {} fail, {} error</span></td></tr>",
         escape(&c.kind.thresholds()),
         row.history.len(),
@@ -198,4 +296,53 @@ fn check_row(h: &mut String, row: &Row<'_>, now: DateTime<Utc>) {
         counts("error"),
         name = escape(&c.name),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Outcome;
+
+    #[test]
+    fn data_age_is_computed_at_page_time_and_times_are_in_the_on_call_zone() {
+        let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
+        let plan = crate::demo::embedded_plan(std::path::Path::new("/tmp"), &env).unwrap();
+        let check = plan
+            .checks
+            .iter()
+            .find(|c| c.name == "van_contacts_sync")
+            .unwrap()
+            .clone();
+        let now = DateTime::parse_from_rfc3339("2026-12-02T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // Run two hours ago, when the data was one hour old: it is three hours old now.
+        let run = LastRun {
+            started_at: now - chrono::Duration::hours(2),
+            duration: std::time::Duration::from_millis(3),
+            outcome: Outcome {
+                verdict: Verdict::Pass,
+                observed: Observed::Age {
+                    age_seconds: 3600.0,
+                    newest: None,
+                },
+                reason: None,
+            },
+        };
+        let latest = HashMap::from([(check.name.clone(), run)]);
+        let ctx = Context {
+            zone: Some(chrono_tz::America::New_York),
+            ..Context::default()
+        };
+        let html = render(&[check], &latest, &[], &[], &ctx, now);
+        assert!(
+            html.contains("<td data-label=\"Data age\">3h00m</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("title=\"2026-12-02 06:00:00 UTC\">Wed 01:00 EST</time>"),
+            "{html}"
+        );
+        assert!(html.contains("As of <time datetime=\"2026-12-02T08:00:00+00:00\" title=\"2026-12-02 08:00:00 UTC\">2026-12-02 03:00:00 EST</time>"), "{html}");
+    }
 }

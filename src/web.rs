@@ -5,6 +5,7 @@
 pub mod access;
 
 use crate::daemon::Daemon;
+use crate::verdict::Verdict;
 use axum::extract::Path;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -180,7 +181,31 @@ async fn page(
             latest.insert(c.name.clone(), r.last_run(&c.kind));
         }
     }
-    let html = crate::status_page::render(&app.plan.checks, &latest, &history, &open, now);
+    let states = app.store.states().await.map_err(store_error)?;
+    let unrouted = app
+        .plan
+        .checks
+        .iter()
+        .filter(|c| {
+            latest
+                .get(&c.name)
+                .is_some_and(|r| matches!(r.outcome.verdict, Verdict::Fail | Verdict::Error))
+        })
+        .filter(|c| {
+            let route = c.on_failure.as_ref().and_then(|o| o.page.as_ref());
+            route
+                .and_then(|r| app.plan.settings.routes.get(r))
+                .is_none_or(Vec::is_empty)
+        })
+        .map(|c| c.name.clone())
+        .collect();
+    let ctx = crate::status_page::Context {
+        zone: app.plan.settings.oncall.as_ref().map(|o| o.timezone),
+        states,
+        reload_failure: d.reload_failure(),
+        unrouted,
+    };
+    let html = crate::status_page::render(&app.plan.checks, &latest, &history, &open, &ctx, now);
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

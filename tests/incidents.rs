@@ -697,3 +697,178 @@ fn has_inline_handler(html: &str) -> bool {
         !name.is_empty() && rest[name.len()..].starts_with('=')
     })
 }
+
+/// The status page as the Prog Lead reads it at 3 a.m., on a laptop and on a phone: the worst
+/// and longest-failing checks first, times in the on-call zone (UTC in the title), banners for a
+/// failed reload and for a failing check that pages nobody, and no sideways scrolling at 400 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_at_3am_worst_first_in_on_call_time_with_banners_and_no_sideways_scroll() {
+    let Some(chromium) = common::tool("chromium") else {
+        return;
+    };
+    let (_slack, slack_url) = Slack::start().await;
+    let settings = format!(
+        "store: {{ url: \"sqlite:state.db\" }}\n\
+         sources:\n  p: {{ url: \"sqlite:partner.db\" }}\n  q: {{ url: \"sqlite:partner.db\" }}\n\
+         notifiers:\n  slack: {{ type: slack, webhook_url: \"{slack_url}\" }}\n\
+         oncall:\n  timezone: America/New_York\n  handoff: {{ weekday: monday, time: \"10:00\" }}\n  start: 2026-01-05\n\
+         \x20 members: [ {{ name: dana, slack: U0DANA }}, {{ name: eli, slack: U0ELI }} ]\n"
+    );
+    let fresh = |name: &str| {
+        format!("  - name: {name}\n    freshness: {{ table: {name}_t, column: ts, warn_after: 1h, error_after: 6h }}\n")
+    };
+    let paged = |name: &str| format!("{}    on_failure: {{ page: slack }}\n", fresh(name));
+    let p = format!(
+        "defaults: {{ source: p, schedule: \"0 0 1 1 *\", labels: {{ partner: acme }} }}\nchecks:\n{}{}{}{}{}{}",
+        fresh("fresh"),
+        fresh("aging"),
+        paged("stale_first"),
+        paged("stale_second"),
+        paged("broken"),
+        fresh("unwatched"),
+    );
+    let q = format!(
+        "defaults: {{ source: q, schedule: \"0 0 1 1 *\" }}\nchecks:\n  - name: q_fresh_with_a_rather_long_name_that_a_phone_must_wrap\n\
+         \x20   description: \"{}\"\n    freshness: {{ table: fresh_t, column: ts, error_after: 6h }}\n",
+        "A long description without spaces: https://runbooks.example.org/partners/acme/syncs/contacts/when-it-is-stale-at-3am"
+    );
+    let f = Fixture::new(&settings, &[("p.yaml", &p), ("q.yaml", &q)]);
+    let partner = f.dir.path().join("partner.db");
+    common::sqlite_partner(
+        &partner,
+        "CREATE TABLE fresh_t (ts TEXT); INSERT INTO fresh_t VALUES (datetime('now', '-5 minutes'));
+         CREATE TABLE aging_t (ts TEXT); INSERT INTO aging_t VALUES (datetime('now', '-2 hours'));
+         CREATE TABLE stale_first_t (ts TEXT); INSERT INTO stale_first_t VALUES (datetime('now', '-9 hours'));
+         CREATE TABLE stale_second_t (ts TEXT); INSERT INTO stale_second_t VALUES (datetime('now'));
+         CREATE TABLE unwatched_t (ts TEXT); INSERT INTO unwatched_t VALUES (datetime('now'));",
+    )
+    .await;
+    let (code, out) = cli(&f, &["run", "--all"]);
+    assert_eq!(code, 0, "{out}");
+    // Later, two more go stale: they have been failing for less long than stale_first.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    common::sqlite_partner(
+        &partner,
+        "UPDATE stale_second_t SET ts = datetime('now', '-9 hours'); UPDATE unwatched_t SET ts = datetime('now', '-9 hours');",
+    )
+    .await;
+    assert_eq!(cli(&f, &["run", "--all"]).0, 0);
+    let (serve, base) = common::serve(&f.settings_path(), &[]);
+    // A bad edit: the reload fails, the daemon keeps the last good configuration, and says so.
+    std::fs::write(
+        f.dir.path().join("checks/bad.yaml"),
+        "checks:\n  - name: x\n    sorce: p\n",
+    )
+    .unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &serve.0.id().to_string()])
+        .status();
+    let html = common::eventually(15, || async {
+        let page = reqwest::get(format!("{base}/"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        page.contains("The last configuration reload failed")
+            .then_some(page)
+    })
+    .await
+    .expect("the failed reload is on the page");
+
+    // Worst first: the error, then the failures (longest first), the warning, the passes.
+    let pos = |name: &str| {
+        html.find(&format!("<tr data-check=\"{name}\">"))
+            .unwrap_or_else(|| panic!("{name} missing: {html}"))
+    };
+    assert!(pos("broken") < pos("stale_first"), "{html}");
+    assert!(pos("stale_first") < pos("stale_second") && pos("stale_first") < pos("unwatched"));
+    assert!(pos("stale_second") < pos("aging") && pos("unwatched") < pos("aging"));
+    assert!(pos("aging") < pos("fresh"));
+    assert!(
+        pos("fresh") < pos("q_fresh_with_a_rather_long_name_that_a_phone_must_wrap"),
+        "the group with failures comes first"
+    );
+    // On-call time, with UTC in the title.
+    assert!(
+        html.contains(" EST") && html.contains("(on-call time, America/New_York)"),
+        "{html}"
+    );
+    assert!(html.contains(" UTC\">"), "UTC in a title: {html}");
+    // Banners.
+    assert!(
+        html.contains("checks/bad.yaml"),
+        "the reload's problem is named: {html}"
+    );
+    assert!(
+        html.contains("1 failing check pages nobody: unwatched"),
+        "{html}"
+    );
+
+    // In Chromium, at a laptop's and a phone's width: screenshots, and no sideways scrolling.
+    let harness = |width: u32| {
+        format!(
+            "<!doctype html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"{base}/\" \
+             style=\"width:{width}px;height:900px;border:0\"></iframe><script>\
+             var f = document.getElementById('f');\
+             f.addEventListener('load', function () {{ var d = f.contentDocument.documentElement;\
+             document.body.setAttribute('data-width', d.scrollWidth + ' ' + d.clientWidth); }});\
+             </script></body></html>"
+        )
+    };
+    let pages = common::http_server::start(vec![
+        ("/laptop", common::http_server::ok(&harness(1300))),
+        ("/phone", common::http_server::ok(&harness(400))),
+    ])
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    for (name, width) in [("laptop", 1300), ("phone", 400)] {
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                // Only to let the test page measure the status page in its frame.
+                "--disable-web-security",
+                "--disable-site-isolation-trials",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("{}/{name}", pages.base))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let measured = dom
+            .split("data-width=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("{name}: not measured: {dom}"));
+        let (scroll, client): (u32, u32) = {
+            let mut it = measured.split(' ').map(|n| n.parse().unwrap());
+            (it.next().unwrap(), it.next().unwrap())
+        };
+        assert!(
+            scroll <= client,
+            "{name} ({width} px): the page scrolls sideways ({scroll} > {client})"
+        );
+        let shot = std::env::temp_dir().join(format!(
+            "syncwatch-status-{name}-{}.png",
+            std::process::id()
+        ));
+        let taken = std::process::Command::new(&chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu"])
+            .arg(format!("--window-size={width},1400"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("{base}/"))
+            .output()
+            .unwrap();
+        assert!(taken.status.success());
+        assert!(std::fs::metadata(&shot)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false));
+        eprintln!("status page at {width} px: {}", shot.display());
+    }
+    drop(serve);
+}

@@ -146,7 +146,11 @@ fn check_one(case: usize, what: &str, settings: &[u8], checks: &[u8]) {
     std::fs::write(dir.path().join("syncwatch.yaml"), settings).unwrap();
     std::fs::write(dir.path().join("checks/x.yaml"), checks).unwrap();
     let path = dir.path().join("syncwatch.yaml");
-    let env = |name: &str| (name == "X").then(|| "value".to_string());
+    let env = |name: &str| match name {
+        "X" => Some("value".to_string()),
+        "SYNCWATCH_EXE" => Some("syncwatch".to_string()),
+        _ => None,
+    };
     let started = Instant::now();
     let result = std::panic::catch_unwind(|| syncwatch::config::load(&path, &env));
     let took = started.elapsed();
@@ -195,6 +199,16 @@ fn the_loader_never_panics_stalls_or_answers_without_a_location() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
     let mut rng = Rng(seed | 1);
+    // The unmutated files load: mutations start from a valid plan, not from an early refusal.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("checks")).unwrap();
+        std::fs::write(dir.path().join("syncwatch.yaml"), settings).unwrap();
+        std::fs::write(dir.path().join("checks/x.yaml"), checks).unwrap();
+        let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
+        let loaded = syncwatch::config::load(&dir.path().join("syncwatch.yaml"), &env);
+        assert!(loaded.is_ok(), "{}", loaded.err().unwrap());
+    }
     for case in 0..budget {
         let (what, input) = match case % 4 {
             0 => ("random bytes", bytes(&mut rng)),

@@ -131,15 +131,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// The environment for `${VAR}` in the settings, plus `SYNCWATCH_EXE`: this program's own path
-/// unless set (restart commands can call syncwatch itself, as the demo's do).
+/// The environment for `${VAR}` in the settings (with `SYNCWATCH_EXE`, see `config::process_env`).
 pub fn env_lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok().or_else(|| {
-        (name == "SYNCWATCH_EXE")
-            .then(|| std::env::current_exe().ok())
-            .flatten()
-            .map(|p| p.display().to_string())
-    })
+    syncwatch::config::process_env(name)
 }
 
 fn settings_path(cli: &Option<PathBuf>) -> PathBuf {

@@ -297,6 +297,18 @@ fn parse<'a>(
     }
 }
 
+/// The process environment for `${VAR}`, plus `SYNCWATCH_EXE`: this program's own path unless
+/// set, so restart commands can call syncwatch itself (as the demo's do). Used by every load,
+/// the daemon's reloads included.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().or_else(|| {
+        (name == "SYNCWATCH_EXE")
+            .then(|| std::env::current_exe().ok())
+            .flatten()
+            .map(|p| p.display().to_string())
+    })
+}
+
 /// Things that load fine but will not work as written, for `validate` to warn about (exit 0):
 /// no checks at all, and a SQLite source whose file does not exist (syncwatch opens partner
 /// files read-only and never creates one, so every check on it would be an error).

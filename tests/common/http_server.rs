@@ -77,8 +77,13 @@ pub async fn start(routes: Vec<(&str, Answer)>) -> Server {
                     delay: Duration::ZERO,
                 });
                 tokio::time::sleep(answer.delay).await;
+                let kind = if answer.body.starts_with("<!doctype html>") {
+                    "text/html; charset=utf-8"
+                } else {
+                    "application/json"
+                };
                 let resp = format!(
-                    "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                    "HTTP/1.1 {} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
                     answer.status,
                     answer.body.len(),
                     answer.body

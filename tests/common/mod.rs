@@ -104,7 +104,7 @@ impl Fixture {
     }
 
     pub fn load(&self) -> Result<Plan, config::ConfigErrors> {
-        config::load(&self.settings_path(), &|k| std::env::var(k).ok())
+        config::load(&self.settings_path(), &config::process_env)
     }
 
     pub fn plan(&self) -> Plan {
