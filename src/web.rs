@@ -42,10 +42,20 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
 async fn ready(State(d): State<Arc<Daemon>>) -> (StatusCode, String) {
     let app = d.current();
     match tokio::time::timeout(Duration::from_secs(2), app.store.ping()).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            format!("ready: {} checks\n", app.plan.checks.len()),
-        ),
+        Ok(Ok(())) => match crate::store::health::failing() {
+            // Readable but refusing writes (a full disk): runs and deliveries cannot be recorded.
+            Some((since, e)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "not ready: the state store refuses writes since {}: {e}\n",
+                    since.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            ),
+            None => (
+                StatusCode::OK,
+                format!("ready: {} checks\n", app.plan.checks.len()),
+            ),
+        },
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,

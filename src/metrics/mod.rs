@@ -267,6 +267,18 @@ impl Metrics {
         out.reserve(map.len() * 1200);
         checks::render(&map, &mut out);
         checks::render_skipped(&map, &mut out);
+        out.push_str("# HELP syncwatch_store_write_errors_total Writes to the state store that failed (a full disk, an outage).\n");
+        out.push_str("# TYPE syncwatch_store_write_errors_total counter\n");
+        out.push_str(&format!(
+            "syncwatch_store_write_errors_total {}\n",
+            crate::store::health::errors()
+        ));
+        out.push_str("# HELP syncwatch_store_writes_failing 1 while writes to the state store fail (the last one failed).\n");
+        out.push_str("# TYPE syncwatch_store_writes_failing gauge\n");
+        out.push_str(&format!(
+            "syncwatch_store_writes_failing {}\n",
+            u8::from(crate::store::health::failing().is_some())
+        ));
         if let Some(on) = self
             .oncall
             .lock()

@@ -46,6 +46,7 @@ const PER_NOTIFIER: usize = 4;
 /// the loop waits on the store.
 pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime<Utc>) -> Drained {
     let mut done = Drained::default();
+    write_unwritten_marks(app).await;
     recover_predecessors(app).await;
     let mut flying: JoinSet<Finished> = JoinSet::new();
     let mut busy: HashMap<String, usize> = HashMap::new();
@@ -76,6 +77,11 @@ pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime
                 Ok(items) if items.is_empty() => break,
                 Ok(items) => {
                     for item in items {
+                        if unwritten(item.id) {
+                            // Delivered already; only its mark waits for the store.
+                            let _ = app.store.outbox_release(item.id, &app.owner).await;
+                            continue;
+                        }
                         *busy.entry(item.notifier.clone()).or_default() += 1;
                         flying.spawn(attempt(Arc::clone(app), item, until));
                     }
@@ -127,6 +133,42 @@ pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime
         );
     }
     done
+}
+
+/// Delivered marks the store refused (a full disk): (outbox id, when delivered). A message
+/// whose mark is here was sent; it is never sent again by this process, and every drain first
+/// tries to write the marks. Only a restart while the store still refuses writes loses them.
+static UNWRITTEN: std::sync::Mutex<Vec<(i64, DateTime<Utc>)>> = std::sync::Mutex::new(Vec::new());
+
+fn unwritten(id: i64) -> bool {
+    UNWRITTEN
+        .lock()
+        .map(|u| u.iter().any(|(i, _)| *i == id))
+        .unwrap_or(false)
+}
+
+fn keep_unwritten(id: i64, at: DateTime<Utc>) {
+    if let Ok(mut u) = UNWRITTEN.lock() {
+        if !u.iter().any(|(i, _)| *i == id) {
+            u.push((id, at));
+        }
+    }
+}
+
+async fn write_unwritten_marks(app: &App) {
+    let pending: Vec<(i64, DateTime<Utc>)> =
+        UNWRITTEN.lock().map(|u| u.clone()).unwrap_or_default();
+    for (id, at) in pending {
+        match app.store.outbox_mark_delivered(id, at).await {
+            Ok(()) => {
+                if let Ok(mut u) = UNWRITTEN.lock() {
+                    u.retain(|(i, _)| *i != id);
+                }
+                tracing::info!(id, "outbox: wrote a delivered mark the store had refused");
+            }
+            Err(_) => return, // still refused: try again next drain
+        }
+    }
 }
 
 /// Releases the claims of this host's dispatchers that are gone (a process killed mid-drain
@@ -291,7 +333,12 @@ async fn record(
             tracing::warn!(check = %item.check, notifier = %item.notifier, "outbox: the claim ran out before the result was recorded; another dispatcher has the message");
         }
         Err(e) => {
-            tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result")
+            if matches!(result, Delivery::Delivered) {
+                keep_unwritten(item.id, now);
+                tracing::error!(check = %item.check, error = %e, "outbox: delivered, but the store refused the mark; kept in memory and written when it can be");
+            } else {
+                tracing::error!(check = %item.check, error = %e, "outbox: cannot record the delivery result")
+            }
         }
     }
     if let Some((kind, detail)) = timeline_line(item, job, &result) {

@@ -2,6 +2,7 @@
 //! SQLite (WAL, busy timeout) by default; PostgreSQL for shared deployments. Same SQL for both.
 
 mod claims;
+pub mod health;
 pub mod incidents;
 mod migrate;
 mod outbox;
@@ -49,6 +50,15 @@ pub struct CheckState {
     pub consecutive_passes: i64,
     pub last_run_at: DateTime<Utc>,
     pub last_success_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a SQLite connection is inside a transaction (not in autocommit mode).
+async fn in_transaction(conn: &mut sqlx::SqliteConnection) -> bool {
+    let Ok(mut handle) = conn.lock_handle().await else {
+        return true;
+    };
+    // SAFETY: the handle is the connection's open sqlite3 pointer, locked for us.
+    unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) == 0 }
 }
 
 /// Test hook: `SYNCWATCH_FAILPOINT=<name>` aborts the process at that point, as a crash would
@@ -103,6 +113,11 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                // A write that failed mid-transaction (a full disk: SQLITE_FULL) can leave its
+                // connection inside a transaction, holding the write lock: every later write
+                // then fails with "database is locked", even once space is back. Such a
+                // connection is closed instead of returned to the pool.
+                .after_release(|conn, _| Box::pin(async move { Ok(!in_transaction(conn).await) }))
                 .connect_with(opts)
                 .await
                 .map_err(|e| unavailable(e.to_string()))?;
@@ -161,8 +176,9 @@ impl Store {
     }
 
     /// Answers when the store can be queried (readiness).
+    /// Whether the store answers a read (writes are judged by `health`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.execute("SELECT 1", &[]).await?;
+        let _: (i64,) = self.one("SELECT CAST(1 AS BIGINT)", &[]).await?;
         Ok(())
     }
 

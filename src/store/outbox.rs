@@ -114,6 +114,20 @@ impl Store {
             > 0)
     }
 
+    /// Marks a message delivered whoever holds its claim now: for a delivery whose mark the
+    /// store refused at the time (it was sent; sending it again would page twice).
+    pub async fn outbox_mark_delivered(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, claimed_until = NULL \
+            WHERE id = $1 AND delivered_at IS NULL";
+        self.execute(SQL, &[id.into(), at.into()]).await?;
+        Ok(())
+    }
+
     /// Schedules another attempt at `at`, if `owner` still holds the claim.
     pub async fn outbox_retry(
         &self,

@@ -122,6 +122,12 @@ where
 impl Conn<'_> {
     /// Runs a statement; the number of rows it changed.
     pub async fn execute<'q>(&mut self, sql: &'q str, args: &[Arg<'q>]) -> sqlx::Result<u64> {
+        let result = self.execute_inner(sql, args).await;
+        super::health::note(&result);
+        result
+    }
+
+    async fn execute_inner<'q>(&mut self, sql: &'q str, args: &[Arg<'q>]) -> sqlx::Result<u64> {
         Ok(match self {
             Conn::Lite(c) => sqlx::query::<Sqlite>(sql)
                 .bind_all(args)
@@ -236,11 +242,12 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self.inner {
-            TxInner::Lite(t) => t.commit().await?,
-            TxInner::Pg(t) => t.commit().await?,
-        }
-        Ok(())
+        let result = match self.inner {
+            TxInner::Lite(t) => t.commit().await,
+            TxInner::Pg(t) => t.commit().await,
+        };
+        super::health::note(&result);
+        Ok(result?)
     }
 }
 
