@@ -36,7 +36,23 @@ pub struct Daemon {
     running: Mutex<std::collections::HashSet<String>>,
     /// When the last reload failed and its first problem; cleared by a good one.
     reload_failure: Mutex<Option<(DateTime<Utc>, String)>>,
+    /// Runs the store could not record (an outage), oldest first, written when it returns.
+    unrecorded: Mutex<std::collections::VecDeque<Unrecorded>>,
+    /// One writer of the held runs at a time.
+    recording_held: tokio::sync::Mutex<()>,
 }
+
+/// A run made while the store could not record it.
+#[derive(Debug, Clone)]
+struct Unrecorded {
+    check: String,
+    started_at: DateTime<Utc>,
+    duration: Duration,
+    outcome: crate::verdict::Outcome,
+}
+
+/// Runs held in memory while the store is away; past this, the oldest are dropped (counted).
+const MAX_UNRECORDED: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -56,6 +72,60 @@ impl Daemon {
 
     pub fn current(&self) -> Arc<App> {
         Arc::clone(&self.app.read().expect("app lock"))
+    }
+
+    /// Keeps a run the store did not record, to write it when the store is back.
+    fn hold(&self, check: &crate::check::Check, r: &CheckResult) {
+        let mut q = self.unrecorded.lock().expect("unrecorded lock");
+        if q.len() >= MAX_UNRECORDED {
+            q.pop_front();
+            self.metrics.unrecorded_dropped();
+        }
+        q.push_back(Unrecorded {
+            check: check.name.clone(),
+            started_at: r.started_at,
+            duration: r.duration,
+            outcome: r.outcome.clone(),
+        });
+        self.metrics.unrecorded(q.len());
+    }
+
+    /// Writes the runs held during a store outage (history and streaks only: the response to
+    /// a check is decided by its next live run, with current data).
+    async fn record_held(&self, app: &App) {
+        let Ok(_writer) = self.recording_held.try_lock() else {
+            return;
+        };
+        let held: Vec<Unrecorded> = {
+            let q = self.unrecorded.lock().expect("unrecorded lock");
+            if q.is_empty() {
+                return;
+            }
+            q.iter().take(500).cloned().collect()
+        };
+        let items: Vec<crate::respond::Recording<'_>> = held
+            .iter()
+            .filter(|u| app.index_of(&u.check).is_some())
+            .map(|u| crate::respond::Recording {
+                run: crate::store::RunRecord {
+                    check: &u.check,
+                    started_at: u.started_at,
+                    duration: u.duration,
+                    outcome: &u.outcome,
+                },
+                respond: None,
+            })
+            .collect();
+        match crate::respond::record_batch(&app.store, &items).await {
+            Ok(_) => {
+                let mut q = self.unrecorded.lock().expect("unrecorded lock");
+                let n = held.len().min(q.len());
+                q.drain(..n);
+                self.metrics.unrecorded(q.len());
+                tracing::info!(runs = n, "recorded runs held while the store was away");
+            }
+            Err(e) => tracing::debug!(error = %e, "the store still cannot record the held runs"),
+        }
     }
 
     /// The last reload's failure, if the last reload failed (the status page's banner).
@@ -84,6 +154,7 @@ impl Daemon {
         let Some(index) = app.index_of(name) else {
             return;
         };
+        self.record_held(&app).await;
         match pass::run(
             Arc::clone(&app),
             &Selection::Indices(vec![index]),
@@ -101,6 +172,9 @@ impl Daemon {
                 }
                 for r in report.results {
                     let check = &app.plan.checks[r.index];
+                    if r.state.is_none() {
+                        self.hold(check, &r);
+                    }
                     self.metrics.observe(check, &r);
                     self.latest
                         .lock()
@@ -323,6 +397,7 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut last_prune = d.clock.now();
     loop {
         let app = d.current();
+        d.record_held(&app).await;
         let lease = app.plan.settings.run_lease;
         let now = d.clock.now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
@@ -492,6 +567,8 @@ pub async fn serve(
         rechecks: tokio::sync::Notify::new(),
         running: Mutex::new(std::collections::HashSet::new()),
         reload_failure: Mutex::new(None),
+        unrecorded: Mutex::new(std::collections::VecDeque::new()),
+        recording_held: tokio::sync::Mutex::new(()),
         owner: format!(
             "{}/{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "syncwatch".into()),

@@ -122,7 +122,16 @@ pub async fn run_shard(
     let not_due = app.plan.checks.len() - chosen.len();
     let http_slots = Arc::new(Semaphore::new(app.plan.settings.http_concurrency));
     let mut silences = app.plan.settings.silences.clone();
-    silences.extend(app.store.silences(now).await?);
+    // A store that cannot be read (an outage) does not stop the watching: the settings'
+    // silences still hold, and the runs are judged and exported, if not recorded.
+    let mut store_errors = Vec::new();
+    match app.store.silences(now).await {
+        Ok(more) => silences.extend(more),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read silences from the store; using the settings' only");
+            store_errors.push(format!("cannot read silences: {e}"));
+        }
+    }
     let silences = Arc::new(silences);
     // One feeder per source (and one for HTTP checks) starts a check only when a slot is free,
     // so at most the sum of the caps are in flight: memory stays flat with 10,000 checks, and a
@@ -159,7 +168,6 @@ pub async fn run_shard(
     }
     drop(tx);
     let mut results = Vec::with_capacity(expected);
-    let mut store_errors = Vec::new();
     let mut order = DependencyOrder::new(&in_pass);
     // Record what has finished in one transaction, then wait for more: batches grow with load.
     // A check whose dependency runs in this pass waits for it to be recorded first, so it is

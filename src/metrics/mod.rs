@@ -31,6 +31,8 @@ pub struct Metrics {
     notifications: IntCounterVec,
     outbox_pending: Gauge,
     lost_claims: prometheus::IntCounter,
+    unrecorded: Gauge,
+    unrecorded_dropped: prometheus::IntCounter,
     outbox_oldest: Gauge,
     incidents_open: Gauge,
     incidents_unacked: Gauge,
@@ -132,6 +134,15 @@ impl Metrics {
                 prometheus::IntCounter::new(
                     "syncwatch_outbox_lost_claims_total",
                     "Deliveries whose outbox claim another dispatcher had taken over (lease ran out) before their result could be recorded.",
+                )
+                .expect("valid metric"),
+            ),
+            unrecorded: gauge(&r, "syncwatch_runs_unrecorded", "Runs held in memory because the state store could not record them (an outage); written when it returns."),
+            unrecorded_dropped: register(
+                &r,
+                prometheus::IntCounter::new(
+                    "syncwatch_runs_unrecorded_dropped_total",
+                    "Runs dropped unrecorded because the store stayed away past the in-memory bound (10,000 runs).",
                 )
                 .expect("valid metric"),
             ),
@@ -238,6 +249,14 @@ impl Metrics {
 
     pub fn lost_claim(&self) {
         self.lost_claims.inc();
+    }
+
+    pub fn unrecorded(&self, held: usize) {
+        self.unrecorded.set(held as f64);
+    }
+
+    pub fn unrecorded_dropped(&self) {
+        self.unrecorded_dropped.inc();
     }
 
     pub fn outbox(&self, pending: i64, oldest_age_seconds: Option<f64>) {
