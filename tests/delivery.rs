@@ -243,3 +243,43 @@ async fn a_killed_dispatchers_claims_are_taken_over_at_once_by_its_successor() {
         "the successor delivered what the killed run had claimed, without waiting 10m: {rows:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_replicas_with_a_slow_receiver_send_each_page_once() {
+    // The daemon's dispatcher, as the issue saw it: two `serve` replicas on one store, 24 pages
+    // waiting, a receiver answering in 1.5 s, a lease shorter than the queue.
+    let slow = Answer {
+        status: 202,
+        body: "{}".into(),
+        delay: Duration::from_millis(1500),
+    };
+    let server = http_server::start(vec![("/slow", slow), ("/ok", http_server::ok("{}"))]).await;
+    let Some((f, db)) = setup(&server.base, "outbox_lease: 2s\n").await else {
+        return;
+    };
+    enqueue(&f, &[("slow", 24)]).await;
+    let a = common::serve(&f.settings_path(), &["--watch-interval", "0s"]);
+    let b = common::serve(&f.settings_path(), &["--watch-interval", "0s"]);
+    let done = common::eventually(60, || async {
+        (keys(&server, "/slow").len() >= 24).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // let any duplicate arrive
+    drop((a, b));
+    let app = App::build(f.plan()).await.unwrap();
+    let rows = app.store.outbox_rows("api").await.unwrap();
+    app.close().await;
+    drop_db(&db).await;
+    assert!(
+        done.is_some(),
+        "every page arrived: {:?}",
+        keys(&server, "/slow")
+    );
+    let seen = keys(&server, "/slow");
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "pages sent more than once: {twice:?}");
+    assert!(
+        rows.iter().all(|(_, _, _, delivered, _)| *delivered),
+        "every row marked delivered: {rows:?}"
+    );
+}
