@@ -178,6 +178,10 @@ pub fn decide(
             }
         }
         Verdict::Warn => {
+            // Not failing: a warning ends a run of failures (and of errors), as the README's
+            // `after` and `error_after` say.
+            s.fails = 0;
+            s.errors = 0;
             s.passes = 0;
             s.since.get_or_insert(now);
             // No warning while settling: the episode is already being handled, and data

@@ -485,3 +485,21 @@ fn a_broken_check_incident_is_reminded_as_broken() {
         }]
     );
 }
+
+#[test]
+fn a_warning_ends_a_run_of_failures_and_of_errors() {
+    let r = OnFailure {
+        after: 2,
+        error_after: 2,
+        ..rules()
+    };
+    let (_, acts) = story(&r, &[(0, Fail), (5, Warn), (10, Fail)]);
+    assert!(
+        acts.iter().all(Vec::is_empty),
+        "F, W, F is not two failures in a row: {acts:?}"
+    );
+    let (_, acts) = story(&r, &[(0, Error), (5, Warn), (10, Error)]);
+    assert!(acts.iter().all(Vec::is_empty), "{acts:?}");
+    let (_, acts) = story(&r, &[(0, Fail), (5, Warn), (10, Fail), (15, Fail)]);
+    assert_eq!(acts[3], vec![page("syncwatch/van/1")]);
+}
