@@ -14,6 +14,19 @@ fn demo_in(dir: &std::path::Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A folder with these settings and one check `a` (a row count on source `p`).
+fn folder(settings: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("syncwatch.yaml"), settings).unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("checks/a.yaml"),
+        "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
+    )
+    .unwrap();
+    dir
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
@@ -327,18 +340,9 @@ fn run_json_fail_on_and_only() {
 
 #[test]
 fn an_unreachable_store_is_a_runtime_error() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("syncwatch.yaml"),
+    let dir = folder(
         "store: { url: \"postgres://u:store-secret@127.0.0.1:1/state\", connect_timeout: 1s }\nsources:\n  p: { url: \"sqlite:p.db\" }\n",
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("checks")).unwrap();
-    std::fs::write(
-        dir.path().join("checks/a.yaml"),
-        "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
-    )
-    .unwrap();
+    );
     let out = bin().arg("run").current_dir(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
@@ -431,18 +435,7 @@ fn piping_output_into_a_reader_that_stops_early_ends_quietly_without_a_panic() {
 
 #[test]
 fn validate_warns_about_a_sqlite_source_file_that_does_not_exist() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("syncwatch.yaml"),
-        "sources:\n  p: { url: \"sqlite:data/partner.db\" }\n",
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("checks")).unwrap();
-    std::fs::write(
-        dir.path().join("checks/a.yaml"),
-        "checks:\n  - name: a\n    source: p\n    row_count: { table: t, error_below: 1 }\n",
-    )
-    .unwrap();
+    let dir = folder("sources:\n  p: { url: \"sqlite:data/partner.db\" }\n");
     let out = bin()
         .arg("validate")
         .current_dir(dir.path())

@@ -232,16 +232,19 @@ fn parse<'a>(
     env: Env<'a>,
     crons: &'a RefCell<crate::schedule::CronCache>,
 ) -> Option<(Ctx<'a>, yaml_serde::Value)> {
-    let syntax_error = |line: usize, col: usize, message: &str, hint: &str| {
+    let problem = |line: usize, col: usize, message: String, hint: &str| {
         diags.borrow_mut().push(Diagnostic {
             file: file.name.clone(),
             line,
             col,
             check: None,
             field: None,
-            message: format!("YAML syntax error: {message}"),
+            message,
             hint: Some(hint.into()),
         });
+    };
+    let syntax_error = |line: usize, col: usize, message: &str, hint: &str| {
+        problem(line, col, format!("YAML syntax error: {message}"), hint);
     };
     if let Err((line, col, message, hint)) = prescan::check(&file.text) {
         syntax_error(line, col, &message, hint);
@@ -272,18 +275,15 @@ fn parse<'a>(
             // An integer literal past 64 bits fails the YAML value model itself; say so.
             if let Some(number) = too_large_integer(&message) {
                 let field = message.split(": invalid type").next().unwrap_or("");
-                diags.borrow_mut().push(Diagnostic {
-                    file: file.name.clone(),
+                problem(
                     line,
                     col,
-                    check: None,
-                    field: None,
-                    message: format!(
+                    format!(
                         "{field}{}the number {number} is too large (numbers must fit in 64 bits)",
                         if field.is_empty() { "" } else { ": " }
                     ),
-                    hint: Some("quote it if it is meant as text".into()),
-                });
+                    "quote it if it is meant as text",
+                );
                 return None;
             }
             syntax_error(
