@@ -6,7 +6,7 @@
 mod common;
 
 use common::contracts::Slack;
-use common::{api, eventually, get, serve, unique, Fixture};
+use common::{api, eventually, get, serve, Fixture};
 use sqlx::Executor;
 
 const TOKEN: &str = "api-token-0123456789";
@@ -48,14 +48,9 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_metrics_and_incident_api_refusals_and_readyz_when_the_store_goes_away() {
-    let Some(mut pg) = common::pg().await else {
+    let Some((mut pg, db, store)) = common::pg_store("sw_api").await else {
         return;
     };
-    let db = unique("sw_api");
-    pg.execute(format!("CREATE DATABASE {db}").as_str())
-        .await
-        .unwrap();
-    let store = format!("postgres://postgres@127.0.0.1:5432/{db}");
     let (slack, slack_url) = Slack::start().await;
     let f = Fixture::new(
         &settings(&store, &slack_url, &format!("api: {{ token: {TOKEN} }}\n")),

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{unique, Fixture};
+use common::Fixture;
 use sqlx::Executor;
 use syncwatch::app::App;
 use syncwatch::incidents::escalate_due;
@@ -128,14 +128,10 @@ async fn escalation_on_a_sqlite_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_on_a_postgres_store_shared_by_two_replicas() {
-    let Some(mut pg) = common::pg().await else {
+    let Some((mut pg, db, store)) = common::pg_store("sw_escalate").await else {
         return;
     };
-    let db = unique("sw_escalate");
-    pg.execute(format!("CREATE DATABASE {db}").as_str())
-        .await
-        .unwrap();
-    story(&format!("postgres://postgres@127.0.0.1:5432/{db}")).await;
+    story(&store).await;
     pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{serve, unique, Fixture};
+use common::{serve, Fixture};
 use sqlx::{Connection, Executor, PgConnection};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,14 +16,9 @@ type At = chrono::DateTime<chrono::Utc>;
 // Multi-threaded: the slow HTTP service must answer while this thread waits for a replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_run_every_due_run_once_and_survive_a_kill() {
-    let Some(mut pg) = common::pg().await else {
+    let Some((mut pg, db, store)) = common::pg_store("sw_replicas").await else {
         return;
     };
-    let db = unique("sw_replicas");
-    pg.execute(format!("CREATE DATABASE {db}").as_str())
-        .await
-        .unwrap();
-    let store = format!("postgres://postgres@127.0.0.1:5432/{db}");
 
     let (hook, hook_url) = common::contracts::webhook().await;
     let f = Fixture::new(

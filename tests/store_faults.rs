@@ -186,15 +186,10 @@ fn sample(metrics: &str, line_start: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_store_outage_checks_keep_running_pages_wait_and_runs_are_recorded_after() {
-    let Some(mut pg) = common::pg().await else {
+    let Some((mut pg, db, store)) = common::pg_store("sw_outage").await else {
         return;
     };
     use sqlx::Executor;
-    let db = common::unique("sw_outage");
-    pg.execute(format!("CREATE DATABASE {db}").as_str())
-        .await
-        .unwrap();
-    let store = format!("postgres://postgres@127.0.0.1:5432/{db}");
     let (hook, hook_url) = common::contracts::webhook().await;
     let f = Fixture::new(
         &format!(

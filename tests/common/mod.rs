@@ -252,3 +252,16 @@ pub async fn api(
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// A PostgreSQL database of its own for a state store (None, with the skip printed, when
+/// PostgreSQL is absent): the admin connection, the database's name and its URL.
+pub async fn pg_store(prefix: &str) -> Option<(PgConnection, String, String)> {
+    use sqlx::Executor;
+    let mut pg = pg().await?;
+    let db = unique(prefix);
+    pg.execute(format!("CREATE DATABASE {db}").as_str())
+        .await
+        .unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+    Some((pg, db, url))
+}
