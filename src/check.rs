@@ -32,6 +32,15 @@ pub struct Check {
     pub defined_at: String,
 }
 
+impl Check {
+    /// Whether a `warn` counts as a failure for its `after` streak (`on_warn: page`).
+    pub fn warn_fails(&self) -> bool {
+        self.on_failure
+            .as_ref()
+            .is_some_and(|o| o.on_warn == crate::policy::rules::WarnAction::Page)
+    }
+}
+
 /// The closed set of check kinds.
 #[derive(Debug, Clone)]
 pub enum CheckKind {

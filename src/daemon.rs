@@ -108,6 +108,9 @@ impl Daemon {
             .filter(|u| app.index_of(&u.check).is_some())
             .map(|u| crate::respond::Recording {
                 run: crate::store::RunRecord {
+                    warn_fails: app
+                        .index_of(&u.check)
+                        .is_some_and(|i| app.plan.checks[i].warn_fails()),
                     check: &u.check,
                     started_at: u.started_at,
                     duration: u.duration,

@@ -30,6 +30,7 @@ pub mod shard;
 pub mod silence;
 pub mod status_page;
 pub mod store;
+pub mod streaks;
 pub mod tick;
 pub mod verdict;
 pub mod web;

@@ -289,6 +289,7 @@ async fn record(
             let check = &app.plan.checks[r.index];
             Recording {
                 run: RunRecord {
+                    warn_fails: check.warn_fails(),
                     check: &check.name,
                     started_at: r.started_at,
                     duration: r.duration,

@@ -5,6 +5,7 @@
 pub mod rules;
 
 use crate::policy::rules::{OnFailure, WarnAction};
+use crate::streaks::Streaks;
 use crate::verdict::Verdict;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,9 +28,6 @@ pub enum Phase {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PolicyState {
     pub phase: Phase,
-    pub fails: u32,
-    pub errors: u32,
-    pub passes: u32,
     /// First failing (or warning) run of the current episode.
     pub since: Option<DateTime<Utc>>,
     pub warn_notified: bool,
@@ -72,6 +70,8 @@ pub enum Gate {
 #[derive(Debug, Clone)]
 pub struct Input {
     pub verdict: Verdict,
+    /// The check's streaks after this run, as the store counted them (`crate::streaks`).
+    pub streaks: Streaks,
     /// A silence or maintenance window covers the check (its reason).
     pub silenced: Option<String>,
     /// A check this one depends on is failing (its name).
@@ -152,11 +152,8 @@ pub fn decide(
     let quiet = held.is_some();
     match verdict {
         Verdict::Pass => {
-            s.fails = 0;
-            s.errors = 0;
             if let Some(inc) = s.incident.clone() {
-                s.passes += 1;
-                if s.passes >= rules.resolve_after {
+                if input.streaks.passes >= rules.resolve_after {
                     let fixed_by = s
                         .restarted_at
                         .map_or(FixedBy::DataRefreshed, |at| FixedBy::Restart { at });
@@ -178,11 +175,6 @@ pub fn decide(
             }
         }
         Verdict::Warn => {
-            // Not failing: a warning ends a run of failures (and of errors), as the README's
-            // `after` and `error_after` say.
-            s.fails = 0;
-            s.errors = 0;
-            s.passes = 0;
             s.since.get_or_insert(now);
             // No warning while settling: the episode is already being handled, and data
             // that went from failing to aging is the restart starting to work.
@@ -197,11 +189,6 @@ pub fn decide(
             }
         }
         Verdict::Fail => {
-            // The check could be evaluated: whatever errors came before, it is not broken.
-            // (An error, in turn, neither counts toward nor breaks a run of failures.)
-            s.fails += 1;
-            s.errors = 0;
-            s.passes = 0;
             s.since.get_or_insert(now);
             if !quiet {
                 act_on_failure(check, &mut s, &mut actions, input, rules, now, false);
@@ -210,8 +197,6 @@ pub fn decide(
             }
         }
         Verdict::Error => {
-            s.errors += 1;
-            s.passes = 0;
             s.since.get_or_insert(now);
             if !quiet {
                 act_on_failure(check, &mut s, &mut actions, input, rules, now, true);
@@ -239,13 +224,13 @@ fn act_on_failure(
         Phase::Settling if s.recheck_at.is_some_and(|t| now < t) => {}
         Phase::Settling => page(check, s, actions, now, broken, None),
         Phase::Ok | Phase::Failing if broken => {
-            if s.errors >= rules.error_after {
+            if input.streaks.errors >= rules.error_after {
                 page(check, s, actions, now, true, None);
             }
         }
         Phase::Ok | Phase::Failing => {
             s.phase = Phase::Failing;
-            if s.fails < rules.after {
+            if input.streaks.fails < rules.after {
                 return;
             }
             match (&rules.restart, s.restarted_at, input.gate) {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::restart::action::{Restart, RestartAction};
+use crate::streaks::Streaks;
 use std::time::Duration;
 use Verdict::*;
 
@@ -33,6 +34,7 @@ fn with_restart(mut r: OnFailure) -> OnFailure {
 fn input(v: Verdict) -> Input {
     Input {
         verdict: v,
+        streaks: Streaks::default(),
         silenced: None,
         blocked_by: None,
         gate: Gate::Allowed,
@@ -49,14 +51,68 @@ fn story_with(
     steps: &[(i64, Verdict)],
     tweak: impl Fn(usize, Input) -> Input,
 ) -> (PolicyState, Vec<Vec<Action>>) {
-    let mut s = PolicyState::default();
-    let mut out = Vec::new();
-    for (i, (min, v)) in steps.iter().enumerate() {
-        let d = decide("van", &s, &tweak(i, input(*v)), rules, t(*min));
-        s = d.state;
-        out.push(d.actions);
-    }
-    (s, out)
+    let (s, decisions) = decisions(rules, steps, tweak);
+    (s, decisions.into_iter().map(|d| d.actions).collect())
+}
+
+/// Each step's run is recorded in a real (SQLite) store, which counts the streaks — the one
+/// place they are counted — and the policy decides on them, as `respond` does.
+fn decisions(
+    rules: &OnFailure,
+    steps: &[(i64, Verdict)],
+    tweak: impl Fn(usize, Input) -> Input,
+) -> (PolicyState, Vec<Decision>) {
+    use crate::store::{RunRecord, Store};
+    use crate::verdict::{Observed, Outcome};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = crate::config::StoreSpec {
+            url: format!("sqlite:{}", dir.path().join("state.db").display()).into(),
+            display: "state.db".into(),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let store = Store::open(&spec).await.unwrap();
+        let mut s = PolicyState::default();
+        let mut out = Vec::new();
+        for (i, (min, v)) in steps.iter().enumerate() {
+            let outcome = Outcome {
+                verdict: *v,
+                observed: Observed::Nothing,
+                reason: None,
+            };
+            let run = RunRecord {
+                check: "van",
+                started_at: t(*min),
+                duration: Duration::ZERO,
+                outcome: &outcome,
+                warn_fails: rules.on_warn == WarnAction::Page,
+            };
+            let mut tx = store.begin().await.unwrap();
+            let (_, streaks) = tx.record_run(&run).await.unwrap();
+            tx.commit().await.unwrap();
+            let d = decide(
+                "van",
+                &s,
+                &tweak(
+                    i,
+                    Input {
+                        streaks,
+                        ..input(*v)
+                    },
+                ),
+                rules,
+                t(*min),
+            );
+            s = d.state.clone();
+            out.push(d);
+        }
+        store.close().await;
+        (s, out)
+    })
 }
 
 fn page(key: &str) -> Action {
@@ -243,16 +299,13 @@ fn silenced_checks_count_but_send_nothing_and_act_when_the_silence_ends() {
             inp
         }
     };
-    let mut s = PolicyState::default();
-    for (i, v) in [Fail, Fail, Fail].into_iter().enumerate() {
-        let d = decide("van", &s, &silenced(i, input(v)), &r, t(i as i64));
+    let (_, ds) = decisions(&r, &[(0, Fail), (1, Fail), (2, Fail), (10, Fail)], silenced);
+    for d in &ds[..3] {
         assert!(d.actions.is_empty());
         assert_eq!(d.held.as_deref(), Some("silenced: maintenance"));
-        s = d.state;
     }
-    let d = decide("van", &s, &input(Fail), &r, t(10));
     assert_eq!(
-        d.actions,
+        ds[3].actions,
         vec![Action::Restart],
         "after the silence the failure is acted on"
     );
@@ -261,7 +314,6 @@ fn silenced_checks_count_but_send_nothing_and_act_when_the_silence_ends() {
 #[test]
 fn a_check_blocked_by_a_failing_dependency_pages_nothing_and_keeps_its_state() {
     let prev = PolicyState {
-        fails: 1,
         phase: Phase::Failing,
         ..PolicyState::default()
     };
@@ -383,13 +435,17 @@ fn a_pass_while_silenced_resolves_the_open_incident_and_sends_no_notices() {
         silenced: Some("maintenance".into()),
         ..inp
     };
-    let (paged, _) = story(&r, &[(0, Fail), (5, Fail)]);
-    assert_eq!(paged.phase, Phase::Paged);
-    let d = decide("van", &paged, &silenced(input(Fail)), &r, t(10));
-    assert!(d.actions.is_empty(), "no reminder while silenced");
-    let d = decide("van", &d.state, &silenced(input(Pass)), &r, t(15));
-    assert!(matches!(d.actions[..], [Action::Resolve { .. }]));
-    assert_eq!(d.state.phase, Phase::Ok);
+    let quiet_from =
+        |from: usize| move |i: usize, inp: Input| if i >= from { silenced(inp) } else { inp };
+    let (s, acts) = story_with(
+        &r,
+        &[(0, Fail), (5, Fail), (10, Fail), (15, Pass)],
+        quiet_from(2),
+    );
+    assert!(matches!(acts[1][..], [Action::Page { .. }]), "{acts:?}");
+    assert!(acts[2].is_empty(), "no reminder while silenced");
+    assert!(matches!(acts[3][..], [Action::Resolve { .. }]), "{acts:?}");
+    assert_eq!(s.phase, Phase::Ok);
     // Settling under a silence: fresh again, but the "fixed by the restart" notice is held.
     let (settling, _) = story(&r, &[(0, Fail)]);
     let d = decide("van", &settling, &silenced(input(Pass)), &r, t(6));
@@ -452,7 +508,7 @@ fn mixed_error_and_fail_streaks() {
     // A failure ends a run of errors: the check could be evaluated, so it is not broken.
     let (s, acts) = story(&r, &[(0, Error), (5, Fail), (10, Error)]);
     assert!(acts.iter().all(Vec::is_empty), "{acts:?}");
-    assert_eq!((s.errors, s.fails), (1, 1));
+    assert_eq!(s.phase, Phase::Failing, "{s:?}");
     // Two errors in a row: broken.
     let (_, acts) = story(&r, &[(0, Error), (5, Fail), (10, Error), (15, Error)]);
     assert!(matches!(acts[3][..], [Action::Page { broken: true, .. }]));

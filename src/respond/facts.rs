@@ -11,6 +11,7 @@ pub async fn gather(
     tx: &mut Tx,
     r: &Respond<'_>,
     outcome: &Outcome,
+    streaks: crate::streaks::Streaks,
     now: DateTime<Utc>,
 ) -> Result<Input, StoreError> {
     let check = r.check;
@@ -47,6 +48,7 @@ pub async fn gather(
         .map(|s| s.reason.clone());
     Ok(Input {
         verdict: outcome.verdict,
+        streaks,
         silenced,
         blocked_by,
         gate,

@@ -57,10 +57,15 @@ pub async fn record_batch(
             .as_ref()
             .filter(|r| r.check.on_failure.is_some())
         {
-            Some(r) => Some(respond(&mut tx, r, item.run.outcome, item.run.started_at).await?),
+            Some(r) => {
+                Some(respond(&mut tx, r, item.run.outcome, &state.1, item.run.started_at).await?)
+            }
             None => None,
         };
-        out.push(Recorded { state, decision });
+        out.push(Recorded {
+            state: state.0,
+            decision,
+        });
     }
     tx.commit().await?;
     failpoint("after_state_change");
@@ -71,6 +76,7 @@ async fn respond(
     tx: &mut Tx,
     r: &Respond<'_>,
     outcome: &Outcome,
+    streaks: &crate::streaks::Streaks,
     now: DateTime<Utc>,
 ) -> Result<Decision, StoreError> {
     let check = r.check;
@@ -79,7 +85,7 @@ async fn respond(
         .as_ref()
         .expect("caller checked on_failure");
     let prev = load_state(tx, &check.name).await?;
-    let input = facts::gather(tx, r, outcome, now).await?;
+    let input = facts::gather(tx, r, outcome, *streaks, now).await?;
     let mut decision = crate::policy::decide(&check.name, &prev, &input, rules, now);
     decision.state.last = Some(outcome.verdict);
     save_state(tx, &check.name, &decision.state, now).await?;

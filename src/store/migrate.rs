@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_outbox_claims.sql"),
         include_str!("../../migrations/postgres/0005_outbox_claims.sql"),
     ),
+    (
+        6,
+        "response_streaks",
+        include_str!("../../migrations/sqlite/0006_response_streaks.sql"),
+        include_str!("../../migrations/postgres/0006_response_streaks.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";

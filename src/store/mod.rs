@@ -85,6 +85,8 @@ pub struct RunRecord<'a> {
     pub started_at: DateTime<Utc>,
     pub duration: Duration,
     pub outcome: &'a Outcome,
+    /// A `warn` counts as a failure for the check's `after` streak (`on_warn: page`).
+    pub warn_fails: bool,
 }
 
 impl Store {
