@@ -19,29 +19,18 @@ fn settings(hook_url: &str, extra: &str) -> String {
     )
 }
 
-/// `syncwatch ARGS --config …` with extra environment: (exit code, stdout, stderr).
 fn cli(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = common::bin();
-    cmd.args(args).arg("--config").arg(f.settings_path());
-    cmd.env_remove("JOB_COMPLETION_INDEX");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    let r = f.cli_env(args, env);
+    (r.code, r.stdout, r.stderr)
 }
 
 fn run_json(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Value {
     let mut all = vec!["run"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--format", "json"]);
-    let (code, out, err) = cli(f, &all, env);
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str(&out).unwrap()
+    let r = f.cli_env(&all, env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
 }
 
 fn names(doc: &Value) -> BTreeSet<String> {

@@ -28,16 +28,10 @@ const CHECKS: &str = "checks:\n  - name: stale\n    description: Partner contact
     \x20   freshness: { table: t, column: ts, warn_after: 1h, error_after: 2h }\n\
     \x20   on_failure: { after: 1, page: slack }\n";
 
+/// A command's exit code and everything it printed (stdout, then stderr).
 fn cli(f: &Fixture, args: &[&str]) -> (i32, String) {
-    let out = common::bin()
-        .args(args)
-        .arg("--config")
-        .arg(f.settings_path())
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    let r = f.cli(args);
+    (r.code, r.stdout + &r.stderr)
 }
 
 fn list(f: &Fixture, all: bool) -> Vec<Value> {

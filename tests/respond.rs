@@ -79,7 +79,7 @@ impl World {
 
     /// One `syncwatch run` with these arguments; the check's JSON (null if it did not run).
     async fn run_with(&self, args: &[&str]) -> (Value, Value) {
-        let doc = run_json(&self.f.settings_path(), args).await;
+        let doc = self.f.run_json(args).await;
         (doc["checks"][0].clone(), doc["outbox"].clone())
     }
 
@@ -89,25 +89,6 @@ impl World {
             .execute(format!("DROP SCHEMA {} CASCADE", self.schema).as_str())
             .await;
     }
-}
-
-/// `syncwatch run ARGS --format json`, which must exit 0; its JSON document.
-async fn run_json(settings: &std::path::Path, args: &[&str]) -> Value {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
-        .arg("run")
-        .args(args)
-        .args(["--format", "json", "--config"])
-        .arg(settings)
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A SQLite partner table whose newest row is three hours old.
@@ -514,7 +495,7 @@ async fn slack_bot_messages_are_checked_for_ok() {
         &[("p.yaml", "defaults: { source: p }\nchecks:\n  - name: a\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: bot }\n  - name: b\n    freshness: { table: t, column: ts, error_after: 1h }\n    on_failure: { page: wrong }\n")],
     );
     common::sqlite_partner(&f.path().join("partner.db"), STALE_T).await;
-    let doc = run_json(&f.settings_path(), &["--all"]).await;
+    let doc = f.run_json(&["--all"]).await;
     assert_eq!(doc["outbox"]["delivered"], 1, "{}", doc["outbox"]);
     assert_eq!(
         doc["outbox"]["gave_up"], 1,
@@ -544,7 +525,7 @@ async fn partner_text_in_a_page_cannot_ping_a_channel_or_hide_a_link_in_slack() 
         "CREATE TABLE t (ts TEXT); INSERT INTO t VALUES ('<!channel> <https://evil.example|Open runbook> & more');",
     )
     .await;
-    let doc = run_json(&f.settings_path(), &["--all"]).await;
+    let doc = f.run_json(&["--all"]).await;
     assert_eq!(doc["checks"][0]["response"], "page", "{doc}");
     let sent = slack.messages.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "{sent:?}");

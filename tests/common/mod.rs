@@ -111,6 +111,56 @@ impl Fixture {
         self.load()
             .unwrap_or_else(|e| panic!("fixture config is invalid:\n{e}"))
     }
+
+    /// `syncwatch ARGS --config <this fixture's settings>`, with extra environment (and no
+    /// JOB_COMPLETION_INDEX from the test's own): how it ended and what it printed.
+    pub fn cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> Ran {
+        let mut cmd = bin();
+        cmd.args(args).arg("--config").arg(self.settings_path());
+        cmd.env_remove("JOB_COMPLETION_INDEX");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Ran::from(cmd.output().unwrap())
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Ran {
+        self.cli_env(args, &[])
+    }
+
+    /// `syncwatch run ARGS --format json`, which must exit 0: its document. Awaited without
+    /// blocking the test's runtime, which may be serving a contract server.
+    pub async fn run_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+            .arg("run")
+            .args(args)
+            .args(["--format", "json", "--config"])
+            .arg(self.settings_path())
+            .output()
+            .await
+            .unwrap();
+        let ran = Ran::from(out);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        serde_json::from_str(&ran.stdout).unwrap()
+    }
+}
+
+/// How a `syncwatch` command ended and what it printed.
+pub struct Ran {
+    /// The exit code (-1 if killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<std::process::Output> for Ran {
+    fn from(out: std::process::Output) -> Ran {
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
 }
 
 /// Runs every check once and returns the report and the outcomes by check name.
