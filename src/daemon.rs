@@ -103,20 +103,21 @@ impl Daemon {
             }
             q.iter().take(500).cloned().collect()
         };
+        // Checks removed by a reload meanwhile are dropped with the rest of the batch.
         let items: Vec<crate::respond::Recording<'_>> = held
             .iter()
-            .filter(|u| app.index_of(&u.check).is_some())
-            .map(|u| crate::respond::Recording {
-                run: crate::store::RunRecord {
-                    warn_fails: app
-                        .index_of(&u.check)
-                        .is_some_and(|i| app.plan.checks[i].warn_fails()),
-                    check: &u.check,
-                    started_at: u.started_at,
-                    duration: u.duration,
-                    outcome: &u.outcome,
-                },
-                respond: None,
+            .filter_map(|u| {
+                let check = &app.plan.checks[app.index_of(&u.check)?];
+                Some(crate::respond::Recording {
+                    run: crate::store::RunRecord {
+                        warn_fails: check.warn_fails(),
+                        check: &u.check,
+                        started_at: u.started_at,
+                        duration: u.duration,
+                        outcome: &u.outcome,
+                    },
+                    respond: None,
+                })
             })
             .collect();
         match crate::respond::record_batch(&app.store, &items).await {

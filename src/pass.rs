@@ -168,7 +168,7 @@ pub async fn run_shard(
     }
     drop(tx);
     let mut results = Vec::with_capacity(expected);
-    let mut order = DependencyOrder::new(&in_pass);
+    let mut order = DependencyOrder::new(in_pass);
     // Record what has finished in one transaction, then wait for more: batches grow with load.
     // A check whose dependency runs in this pass waits for it to be recorded first, so it is
     // judged "blocked" on this pass's verdict (one outage, one page).
@@ -177,11 +177,10 @@ pub async fn run_shard(
         while let Ok(more) = rx.try_recv() {
             probed.push(more);
         }
-        loop {
-            let ready = order.ready(&app, std::mem::take(&mut probed));
-            if ready.is_empty() {
-                break;
-            }
+        // `ready` releases, in one batch, every check whose dependencies are recorded by now
+        // or come earlier in that batch.
+        let ready = order.ready(&app, probed);
+        if !ready.is_empty() {
             record(&app, ready, &silences, &mut results, &mut store_errors).await;
         }
     }
@@ -214,9 +213,9 @@ struct DependencyOrder {
 }
 
 impl DependencyOrder {
-    fn new(in_pass: &std::collections::HashSet<usize>) -> DependencyOrder {
+    fn new(in_pass: std::collections::HashSet<usize>) -> DependencyOrder {
         DependencyOrder {
-            unrecorded: in_pass.clone(),
+            unrecorded: in_pass,
             parked: Vec::new(),
         }
     }
