@@ -33,7 +33,15 @@ pub struct Incident {
     pub resolve_note: Option<String>,
 }
 
+/// The dedup key prefix of incidents raised by hand (a user's report).
+pub const RAISED_PREFIX: &str = "syncwatch/raised/";
+
 impl Incident {
+    /// Raised by a person (CLI, API, Slack), not opened by a failing check's page.
+    pub fn raised(&self) -> bool {
+        self.dedup_key.starts_with(RAISED_PREFIX)
+    }
+
     pub fn status(&self) -> &'static str {
         match (self.resolved_at, self.acked_at, self.escalated_at) {
             (Some(_), _, _) => "resolved",
@@ -495,5 +503,106 @@ impl Store {
                    ROW_NUMBER() OVER (PARTITION BY check_name ORDER BY started_at DESC) AS k FROM runs WHERE started_at > $2) r \
             WHERE k <= $1 ORDER BY check_name, started_at";
         self.all(SQL, &[n.into(), since.into()]).await
+    }
+}
+
+/// An update the Prog Lead posted on an incident.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IncidentUpdate {
+    pub incident: i64,
+    pub at: DateTime<Utc>,
+    /// investigating, identified, monitoring or resolved.
+    pub status: String,
+    pub message: String,
+    /// Posted to the status pages partners read.
+    pub public: bool,
+    pub by: Option<String>,
+}
+
+type UpdateRow = (i64, DateTime<Utc>, String, String, i64, Option<String>);
+
+impl Store {
+    /// Whether a vendor's webhook event was handled already.
+    pub async fn inbound_seen(&self, vendor: &str, id: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM inbound_events WHERE vendor = $1 AND event_id = $2";
+        let (n,): (i64,) = self.one(SQL, &[vendor.into(), id.into()]).await?;
+        Ok(n > 0)
+    }
+
+    /// Records a vendor's webhook event as handled; false if it was already.
+    pub async fn inbound_handled(
+        &self,
+        vendor: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str =
+            "INSERT INTO inbound_events (vendor, event_id, received_at) VALUES ($1, $2, $3) \
+            ON CONFLICT (vendor, event_id) DO NOTHING";
+        Ok(self
+            .execute(SQL, &[vendor.into(), id.into(), at.into()])
+            .await?
+            > 0)
+    }
+
+    /// The updates posted on incidents `ids`, newest first (`public_only`: those partners read).
+    pub async fn incident_updates(
+        &self,
+        ids: &[i64],
+        public_only: bool,
+    ) -> Result<Vec<IncidentUpdate>, StoreError> {
+        let mut out = Vec::new();
+        // One query per incident: a status page shows a handful of open incidents.
+        for id in ids {
+            let filter = if public_only { "AND public = 1" } else { "" };
+            let sql = format!(
+                "SELECT incident_id, at, status, message, public, by_name FROM incident_updates \
+                 WHERE incident_id = $1 {filter} ORDER BY at DESC, id DESC LIMIT 50"
+            );
+            let rows: Vec<UpdateRow> = self.all(&sql, &[(*id).into()]).await?;
+            out.extend(
+                rows.into_iter()
+                    .map(
+                        |(incident, at, status, message, public, by)| IncidentUpdate {
+                            incident,
+                            at,
+                            status,
+                            message,
+                            public: public == 1,
+                            by,
+                        },
+                    ),
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl Tx {
+    /// The incident with this id.
+    pub async fn incident(&mut self, id: i64) -> Result<Option<Incident>, StoreError> {
+        Ok(self.conn().optional(&by_id(), &[id.into()]).await?)
+    }
+
+    /// The incident a dedup key opened.
+    pub async fn incident_by_key(&mut self, key: &str) -> Result<Option<Incident>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE dedup_key = $1");
+        Ok(self.conn().optional(&sql, &[key.into()]).await?)
+    }
+
+    pub async fn add_update(&mut self, u: &IncidentUpdate) -> Result<(), StoreError> {
+        const SQL: &str =
+            "INSERT INTO incident_updates (incident_id, at, status, message, public, by_name) \
+            VALUES ($1, $2, $3, $4, $5, $6)";
+        let args = [
+            u.incident.into(),
+            u.at.into(),
+            (&u.status).into(),
+            (&u.message).into(),
+            i64::from(u.public).into(),
+            (&u.by).into(),
+        ];
+        self.conn().execute(SQL, &args).await?;
+        Ok(())
     }
 }

@@ -41,6 +41,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_response_streaks.sql"),
         include_str!("../../migrations/postgres/0006_response_streaks.sql"),
     ),
+    (
+        7,
+        "inbound",
+        include_str!("../../migrations/sqlite/0007_inbound.sql"),
+        include_str!("../../migrations/postgres/0007_inbound.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";

@@ -1,0 +1,20 @@
+-- What comes back from people: vendor webhook deliveries already handled (PagerDuty repeats
+-- them; one row per event id makes a repeat change nothing), and the updates the Prog Lead
+-- posts on an incident (public ones are what partners read).
+CREATE TABLE IF NOT EXISTS inbound_events (
+    vendor      TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (vendor, event_id)
+);
+
+CREATE TABLE IF NOT EXISTS incident_updates (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    status      TEXT NOT NULL,           -- investigating, identified, monitoring, resolved
+    message     TEXT NOT NULL,
+    public      INTEGER NOT NULL,         -- 1: posted to the status pages
+    by_name     TEXT
+);
+CREATE INDEX IF NOT EXISTS incident_updates_by_incident ON incident_updates (incident_id, at);
