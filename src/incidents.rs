@@ -91,3 +91,147 @@ pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
         }
     }
 }
+
+/// A raised incident as a person asks for it (CLI, API, Slack), before it is checked.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseRequest {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub check: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub partner: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Call an incident channel.
+    #[serde(default)]
+    pub call: bool,
+}
+
+pub const SEVERITIES: [&str; 3] = ["critical", "error", "warning"];
+
+/// Checks a request against the configuration and says where it pages: the route
+/// `incidents.raised_route`, else the named check's page route, else the first route.
+pub fn raise_plan<'a>(
+    plan: &crate::config::Plan,
+    req: &'a RaiseRequest,
+    by: &'a str,
+) -> Result<crate::respond::change::Raise<'a>, String> {
+    let title = req.title.trim();
+    if title.is_empty() {
+        return Err("a raised incident needs a title".into());
+    }
+    if title.chars().count() > 1024 {
+        return Err("the title is longer than 1024 characters".into());
+    }
+    let named = [&req.check, &req.source, &req.partner]
+        .iter()
+        .filter(|x| x.is_some())
+        .count();
+    if named > 1 {
+        return Err("name at most one of check, source and partner".into());
+    }
+    let severity = req.severity.as_deref().unwrap_or("error");
+    if !SEVERITIES.contains(&severity) {
+        return Err(format!(
+            "severity \"{severity}\" is not one of critical, error, warning"
+        ));
+    }
+    let mut source = req.source.clone();
+    let mut check_route = None;
+    let mut critical_check = false;
+    let subject = if let Some(name) = &req.check {
+        let Some(c) = plan.checks.iter().find(|c| &c.name == name) else {
+            return Err(format!("no check \"{name}\" (`syncwatch plan` lists them)"));
+        };
+        source = c.source.clone();
+        check_route = c.on_failure.as_ref().and_then(|o| o.page.clone());
+        critical_check = crate::notify::incident::critical(c);
+        Some(name.clone())
+    } else if let Some(s) = &req.source {
+        if !plan.settings.sources.contains_key(s) {
+            return Err(format!("no source \"{s}\" in the settings"));
+        }
+        Some(format!("source:{s}"))
+    } else {
+        req.partner.as_ref().map(|p| format!("partner:{p}"))
+    };
+    let rules = &plan.settings.incidents;
+    let route = rules
+        .raised_route
+        .clone()
+        .or(check_route)
+        .or_else(|| rules.first_route.clone());
+    Ok(crate::respond::change::Raise {
+        title,
+        description: req
+            .description
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty()),
+        subject,
+        source,
+        severity,
+        by,
+        route,
+        call: req.call || critical_check,
+    })
+}
+
+/// The route an incident's updates go to: its check's `notify` route (else its `page` route),
+/// else the route it was paged on.
+pub fn update_route(
+    plan: &crate::config::Plan,
+    inc: &crate::store::incidents::Incident,
+) -> Vec<String> {
+    let route = plan
+        .checks
+        .iter()
+        .find(|c| c.name == inc.check)
+        .and_then(|c| c.on_failure.as_ref())
+        .and_then(|o| o.notify.clone().or_else(|| o.page.clone()))
+        .or_else(|| inc.route.clone());
+    route
+        .and_then(|r| plan.settings.routes.get(&r))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An update as a person writes it, checked: a known status and a message.
+pub fn new_update(
+    incident: i64,
+    status: &str,
+    message: &str,
+    public: bool,
+    by: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<crate::store::incidents::IncidentUpdate, String> {
+    use crate::notify::incident::UPDATE_STATUSES;
+    if !UPDATE_STATUSES.contains(&status) {
+        return Err(format!(
+            "status \"{status}\" is not one of {}",
+            UPDATE_STATUSES.join(", ")
+        ));
+    }
+    let message = message.trim();
+    if message.is_empty() {
+        return Err("an update needs a message".into());
+    }
+    if message.chars().count() > 5000 {
+        return Err("the message is longer than 5000 characters".into());
+    }
+    Ok(crate::store::incidents::IncidentUpdate {
+        incident,
+        at: now,
+        status: status.to_string(),
+        message: message.to_string(),
+        public,
+        by,
+    })
+}

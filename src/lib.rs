@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod duration;
+pub mod inbound;
 pub mod incidents;
 pub mod judge;
 pub mod metrics;

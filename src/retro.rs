@@ -123,6 +123,7 @@ pub fn retro_json(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> Value
     let secs = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map(|b| (b - a).num_seconds());
     json!({
         "incident": inc,
+        "raised": inc.raised(),
         "impact": {
             "start": im.start,
             "first_failing_run": im.first_failing_run,
@@ -156,10 +157,15 @@ pub fn retro_markdown(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> S
     let mut md = format!(
         "# Retro draft: incident #{} — {}\n\n\
          _Blameless: this is about how the system and our process behaved, not about people._\n\n\
-         ## Summary\n\n{}.\n\nPaged at {} with **{}** as Prog Lead",
+         ## Summary\n\n{}.\n\n{} at {} with **{}** as Prog Lead",
         inc.id,
         inc.check,
         inc.summary,
+        if inc.raised() {
+            "Raised by hand and paged"
+        } else {
+            "Paged"
+        },
         ts(inc.opened_at),
         inc.prog_lead.as_deref().unwrap_or("nobody on the rotation"),
     );
@@ -188,16 +194,20 @@ pub fn retro_markdown(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> S
         .map_or("ongoing".to_string(), |t| between(im.start, t));
     let dash =
         |d: Option<DateTime<Utc>>| d.map_or("—".to_string(), |t| between(inc.opened_at, t));
+    let (first, detection) = if inc.raised() {
+        ("Reported by a user", "— (a user reported it)".to_string())
+    } else {
+        ("First failing run", between(im.start, im.first_failing_run))
+    };
     md.push_str(&format!(
         "## Impact\n\n| | |\n|---|---|\n\
          | Impact window | {} → {fresh} ({window}) |\n\
-         | First failing run | {} |\n\
-         | Detection time (stale data → first failing run) | {} |\n\
+         | {first} | {} |\n\
+         | Detection time (stale data → first failing run) | {detection} |\n\
          | Time to acknowledge (page → ack) | {} |\n\
          | Time to resolve (page → resolved) | {} |\n\n",
         ts(im.start),
         ts(im.first_failing_run),
-        between(im.start, im.first_failing_run),
         dash(inc.acked_at),
         dash(inc.resolved_at),
     ));

@@ -54,6 +54,8 @@ pub struct Context {
     pub reload_failure: Option<(DateTime<Utc>, String)>,
     /// Failing checks whose failure pages nobody (no `page` route, or an empty one).
     pub unrouted: Vec<String>,
+    /// The public updates posted on the open incidents, newest first.
+    pub updates: Vec<crate::store::incidents::IncidentUpdate>,
 }
 
 impl Context {
@@ -227,6 +229,24 @@ fn incidents_section(h: &mut String, incidents: &[Incident], ctx: &Context, now:
             escape(i.prog_lead.as_deref().unwrap_or("-")),
             escape(&i.summary),
         );
+        let updates: Vec<_> = ctx.updates.iter().filter(|u| u.incident == i.id).collect();
+        if !updates.is_empty() {
+            let _ = write!(
+                h,
+                "<tr><td></td><td colspan=\"5\" data-label=\"Updates\"><ul class=\"updates\" aria-label=\"Updates on incident {}\">",
+                i.id
+            );
+            for u in updates {
+                let _ = write!(
+                    h,
+                    "<li><strong>{}</strong> {}: {}</li>",
+                    escape(&u.status),
+                    ctx.time(u.at, "%a %H:%M %Z"),
+                    escape(&u.message)
+                );
+            }
+            h.push_str("</ul></td></tr>");
+        }
     }
     h.push_str("</tbody></table></section>");
 }

@@ -1,8 +1,10 @@
 //! The daemon's HTTP surface: `/` (the status page), `/metrics`, `/healthz`, `/readyz`,
-//! `/api/checks` and `/api/incidents`. Changes (ack, resolve) need the API bearer token; reads
-//! need it too when `api.protect_reads` is set.
+//! `/api/checks` and `/api/incidents`, and `/hooks/…` (PagerDuty and Slack, signed). Changes
+//! (raise, update, ack, resolve) need the API bearer token; reads need it too when
+//! `api.protect_reads` is set.
 
 pub mod access;
+pub mod hooks;
 
 use crate::daemon::Daemon;
 use crate::verdict::Verdict;
@@ -24,7 +26,11 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/readyz", get(ready))
         .route("/api/checks", get(checks))
         .route("/", get(page))
-        .route("/api/incidents", get(incidents))
+        .route("/api/incidents", get(incidents).post(raise))
+        .route("/api/incidents/{id}/updates", post(update))
+        .route("/hooks/pagerduty", post(hooks::pagerduty))
+        .route("/hooks/slack/actions", post(hooks::slack_actions))
+        .route("/hooks/slack/commands", post(hooks::slack_commands))
         .route("/api/incidents/{id}", get(incident))
         .route("/api/incidents/{id}/ack", post(ack))
         .route("/api/incidents/{id}/resolve", post(resolve))
@@ -214,6 +220,11 @@ async fn page(
         states,
         reload_failure: d.reload_failure(),
         unrouted,
+        updates: app
+            .store
+            .incident_updates(&open.iter().map(|i| i.id).collect::<Vec<_>>(), true)
+            .await
+            .map_err(store_error)?,
     };
     let html = crate::status_page::render(&app.plan.checks, &latest, &history, &open, &ctx, now);
     Ok((
@@ -349,6 +360,95 @@ async fn change(
             tracing::info!(incident = id, check = %inc.check, change = ?change, "incident changed over the API");
             Ok(Json(
                 json!({ "changed": true, "status": inc.status(), "incident": inc }),
+            ))
+        }
+    }
+}
+
+/// `POST /api/incidents`: a user raises an incident.
+async fn raise(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    raw: String,
+) -> Result<(StatusCode, Json<Value>), Refused> {
+    authorized(&d, &headers)?;
+    let req: crate::incidents::RaiseRequest = serde_json::from_str(&raw).map_err(|e| {
+        Refused(
+            StatusCode::BAD_REQUEST,
+            format!("body: {e} (send JSON like {{\"title\": \"VAN contacts look wrong\", \"check\": \"van_contacts_sync\", \"by\": \"alice\"}})"),
+        )
+    })?;
+    let app = d.current();
+    let by = req.by.clone().unwrap_or_else(|| "api".into());
+    let plan = crate::incidents::raise_plan(&app.plan, &req, &by)
+        .map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?;
+    let (inc, paged) =
+        crate::respond::change::raise(&app.store, &plan, &app.plan.settings, d.clock.now())
+            .await
+            .map_err(store_error)?;
+    d.wake_dispatcher();
+    tracing::info!(incident = inc.id, by = %by, "incident raised over the API");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "incident": inc, "status": inc.status(), "paged": paged })),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    status: String,
+    message: String,
+    #[serde(default)]
+    public: bool,
+    by: Option<String>,
+}
+
+/// `POST /api/incidents/{id}/updates`: the Prog Lead posts an update.
+async fn update(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    raw: String,
+) -> Result<Json<Value>, Refused> {
+    use crate::store::incidents::Changed;
+    authorized(&d, &headers)?;
+    let b: UpdateBody = serde_json::from_str(&raw).map_err(|e| {
+        Refused(
+            StatusCode::BAD_REQUEST,
+            format!("body: {e} (send JSON like {{\"status\": \"identified\", \"message\": \"...\", \"public\": true}})"),
+        )
+    })?;
+    let app = d.current();
+    let now = d.clock.now();
+    let u = crate::incidents::new_update(id, &b.status, &b.message, b.public, b.by, now)
+        .map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?;
+    let inc = app
+        .store
+        .incident(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| Refused(StatusCode::NOT_FOUND, format!("no incident #{id}")))?;
+    let route = crate::incidents::update_route(&app.plan, &inc);
+    match crate::respond::change::post_update(&app.store, id, &u, &route, &app.plan.settings, now)
+        .await
+        .map_err(store_error)?
+    {
+        Changed::NotFound => Err(Refused(StatusCode::NOT_FOUND, format!("no incident #{id}"))),
+        Changed::Already(inc) => Err(Refused(
+            StatusCode::CONFLICT,
+            format!("incident #{} is resolved already", inc.id),
+        )),
+        Changed::Done(inc) => {
+            d.wake_dispatcher();
+            let inc = app
+                .store
+                .incident(id)
+                .await
+                .map_err(store_error)?
+                .unwrap_or(inc);
+            Ok(Json(
+                json!({ "changed": true, "status": inc.status(), "incident": inc, "update": u }),
             ))
         }
     }

@@ -226,7 +226,11 @@ incidents:
   ack_timeout: 15 minutes
   escalate: secondry
   call: { slack: hook }
+  raised_route: pager
 api: { token: short }
+inbound:
+  pagerduty: { secrets: [] }
+  slack: { signing_secret: \"${SYNCWATCH_TEST_SURELY_UNSET_SECRET}\", bot: hook, buttons: yes }
 ";
     let got = problems(settings, &[]);
     let want = [
@@ -234,7 +238,12 @@ api: { token: short }
         "syncwatch.yaml:6:16: incidents.ack_timeout: \"15 minutes\" unknown unit \"minutes\" (try \"15m\")",
         "syncwatch.yaml:7:13: incidents.escalate: unknown route \"secondry\" (define it under `routes:` or `notifiers:` in the settings)",
         "syncwatch.yaml:8:18: incidents.call.slack: \"hook\" is not a Slack bot notifier (channels are created with the Web API: name a notifier with bot_token and channel)",
-        "syncwatch.yaml:9:15: api.token: the API token is shorter than 16 characters (generate one, e.g. `openssl rand -hex 24`)",
+        "syncwatch.yaml:9:17: incidents.raised_route: unknown route \"pager\" (define it under `routes:` or `notifiers:` in the settings)",
+        "syncwatch.yaml:10:15: api.token: the API token is shorter than 16 characters (generate one, e.g. `openssl rand -hex 24`)",
+        "syncwatch.yaml:12:25: inbound.pagerduty.secrets: no secrets listed (list the webhook subscription's secret: secrets: [\"${PD_WEBHOOK_SECRET}\"])",
+        "syncwatch.yaml:13:28: inbound.slack.signing_secret: environment variable ${SYNCWATCH_TEST_SURELY_UNSET_SECRET} is not set (export SYNCWATCH_TEST_SURELY_UNSET_SECRET=… or write ${SYNCWATCH_TEST_SURELY_UNSET_SECRET:-default})",
+        "syncwatch.yaml:13:74: inbound.slack.bot: \"hook\" is not a Slack bot notifier (name a notifier with bot_token and channel: its token opens the Resolve dialog)",
+        "syncwatch.yaml:13:80: inbound.slack: unknown field \"buttons\" (expected one of: bot, signing_secret)",
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }

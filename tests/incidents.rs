@@ -866,3 +866,174 @@ async fn the_status_page_at_3am_worst_first_in_on_call_time_with_banners_and_no_
     }
     drop(serve);
 }
+
+// Multi-threaded: the CLI runs block this thread while the Slack server answers on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_raises_an_incident_from_the_command_line_and_the_prog_lead_posts_updates() {
+    let (slack, slack_url) = Slack::start().await;
+    let f = Fixture::new(
+        &settings(&slack_url, "routes:\n  oncall: [slack]\n"),
+        &[("c.yaml", CHECKS)],
+    );
+    // Bad input: a clear error, nothing opened.
+    let (code, out) = cli(
+        &f,
+        &["incidents", "open", "--title", "x", "--check", "nope"],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no check \"nope\""), "{out}");
+    let (code, out) = cli(&f, &["incidents", "open", "--title", "  "]);
+    assert_eq!(code, 2, "{out}");
+    assert!(list(&f, true).is_empty());
+
+    // Named check: its page route (slack), the Prog Lead named.
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "open",
+            "--title",
+            "Acme says contacts are missing",
+            "--check",
+            "stale",
+            "--by",
+            "sam",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let opened: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(opened["paged"], serde_json::json!(["slack"]));
+    assert_eq!(opened["incident"]["check"], "stale");
+    assert_eq!(opened["incident"]["prog_lead"], "dana");
+    assert_eq!(opened["delivered"], 1);
+    let page = slack
+        .texts()
+        .into_iter()
+        .find(|t| t.contains("Raised by sam"))
+        .expect("paged");
+    assert!(page.contains("<@U0DANA>"), "{page}");
+
+    // An update goes to the route and the timeline; `resolved` resolves it.
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "update",
+            "1",
+            "--status",
+            "identified",
+            "--message",
+            "export job failed",
+            "--by",
+            "dana",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(slack
+        .texts()
+        .iter()
+        .any(|t| t.contains("Update on #1 stale (identified) from dana: export job failed")));
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "update",
+            "1",
+            "--status",
+            "fixed",
+            "--message",
+            "x",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "update",
+            "1",
+            "--status",
+            "resolved",
+            "--message",
+            "reran the export",
+            "--by",
+            "dana",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, shown) = cli(&f, &["incidents", "show", "1", "--format", "json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["status"], "resolved");
+    assert_eq!(shown["incident"]["resolve_note"], "reran the export");
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "update",
+            "1",
+            "--status",
+            "monitoring",
+            "--message",
+            "late",
+        ],
+    );
+    assert_eq!(code, 2, "a resolved incident takes no update: {out}");
+
+    // Retro'd like any other, saying it was raised by hand.
+    let (code, retro) = cli(&f, &["retro", "1"]);
+    assert_eq!(code, 0, "{retro}");
+    assert!(retro.contains("Raised by hand and paged at"), "{retro}");
+    assert!(
+        retro.contains("| raised | sam | raised by sam: Acme says contacts are missing |"),
+        "{retro}"
+    );
+    assert!(
+        retro.contains("| update | dana | update (identified): export job failed |"),
+        "{retro}"
+    );
+
+    // No check and no raised_route: the first route declared.
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "open",
+            "--title",
+            "Dashboards look off",
+            "--severity",
+            "warning",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("paged oncall"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raised_incident_with_no_route_is_opened_and_says_nobody_was_paged() {
+    let f = Fixture::new(
+        "store: { url: \"sqlite:state.db\" }\nsources:\n  p: { url: \"sqlite:partner.db\" }\n",
+        &[],
+    );
+    let (code, out) = cli(
+        &f,
+        &[
+            "incidents",
+            "open",
+            "--title",
+            "Partner portal down",
+            "--source",
+            "p",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("incident #1 opened: Partner portal down"),
+        "{out}"
+    );
+    assert!(out.contains("nobody was paged"), "{out}");
+    let open = list(&f, false);
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["check"], "source:p");
+}

@@ -1,4 +1,4 @@
-//! `syncwatch incidents list|show|ack|resolve`.
+//! `syncwatch incidents list|show|open|update|ack|resolve`.
 
 use super::{who, Format, EXIT_RUNTIME};
 use anyhow::Context;
@@ -28,6 +28,49 @@ enum IncidentsCommand {
         id: i64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Raise an incident by hand (a problem a user reported): pages the Prog Lead like a failing
+    /// check would, and follows the same lifecycle (escalation, ack, updates, resolve, retro).
+    Open {
+        /// What is wrong, in a line.
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// The check it concerns (pages its `page` route; its component on the status page).
+        #[arg(long, conflicts_with_all = ["source", "partner"])]
+        check: Option<String>,
+        /// The source it concerns.
+        #[arg(long, conflicts_with = "partner")]
+        source: Option<String>,
+        /// The partner it concerns (a Statuspage component key of that name is used).
+        #[arg(long)]
+        partner: Option<String>,
+        #[arg(long, value_parser = ["critical", "error", "warning"], default_value = "error")]
+        severity: String,
+        /// Call an incident channel (always for critical).
+        #[arg(long)]
+        call: bool,
+        /// Who reports it. Default: $USER.
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Post an update: kept in the timeline and the retro, sent to the incident's channel and
+    /// route; with --public also to the status pages partners read. `resolved` resolves it.
+    Update {
+        id: i64,
+        #[arg(long, value_parser = ["investigating", "identified", "monitoring", "resolved"])]
+        status: String,
+        #[arg(long)]
+        message: String,
+        /// Also post it where partners read it (Statuspage, syncwatch's status page).
+        #[arg(long)]
+        public: bool,
+        /// Who posts it. Default: $USER.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Acknowledge: stops the escalation to the secondary on-call, and tells every channel.
     Ack {
@@ -82,6 +125,37 @@ async fn incidents(plan: Plan, what: IncidentsCommand) -> anyhow::Result<u8> {
                 0
             }
         },
+        IncidentsCommand::Open {
+            title,
+            description,
+            check,
+            source,
+            partner,
+            severity,
+            call,
+            by,
+            format,
+        } => {
+            let req = syncwatch::incidents::RaiseRequest {
+                title,
+                description,
+                check,
+                source,
+                partner,
+                severity: Some(severity),
+                by: None,
+                call,
+            };
+            let by = who(by);
+            open(&app, &req, &by, format).await?
+        }
+        IncidentsCommand::Update {
+            id,
+            status,
+            message,
+            public,
+            by,
+        } => update(&app, id, &status, &message, public, who(by)).await?,
         IncidentsCommand::Ack { id, by } => {
             let by = who(by);
             change_incident(&app, id, Change::Ack { by: &by }, "acknowledged").await?
@@ -134,10 +208,7 @@ async fn change_incident(
             }
             Changed::Done(inc) => {
                 println!("incident #{id} ({}) {verb} by {by}", inc.check);
-                let deadline = Utc::now()
-                    + chrono::Duration::from_std(app.plan.settings.drain_timeout)
-                        .unwrap_or_default();
-                let d = syncwatch::notify::dispatch::drain(app, None, deadline).await;
+                let d = drain(app).await;
                 println!(
                     "told: {} delivered, {} to retry, {} given up",
                     d.delivered, d.retried, d.gave_up
@@ -146,4 +217,119 @@ async fn change_incident(
             }
         },
     )
+}
+
+async fn open(
+    app: &std::sync::Arc<App>,
+    req: &syncwatch::incidents::RaiseRequest,
+    by: &str,
+    format: Format,
+) -> anyhow::Result<u8> {
+    let raise = match syncwatch::incidents::raise_plan(&app.plan, req, by) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_RUNTIME);
+        }
+    };
+    let (inc, paged) =
+        syncwatch::respond::change::raise(&app.store, &raise, &app.plan.settings, Utc::now())
+            .await?;
+    let d = drain(app).await;
+    match format {
+        Format::Json => println!(
+            "{:#}",
+            serde_json::json!({ "incident": inc, "status": inc.status(), "paged": paged,
+                "delivered": d.delivered, "to_retry": d.retried, "given_up": d.gave_up })
+        ),
+        Format::Table => {
+            println!("incident #{} opened: {}", inc.id, inc.summary);
+            if paged.is_empty() {
+                println!(
+                    "nobody was paged: no route (set incidents.raised_route, or declare routes:)"
+                );
+            } else {
+                let lead = inc
+                    .prog_lead
+                    .as_deref()
+                    .map(|l| format!(" (Prog Lead {l})"))
+                    .unwrap_or_default();
+                println!(
+                    "paged {}{lead}: {}",
+                    raise.route.as_deref().unwrap_or_default(),
+                    paged.join(", ")
+                );
+            }
+            if let Some(c) = &inc.call {
+                println!("incident channel: #{c}");
+            }
+            println!(
+                "told: {} delivered, {} to retry, {} given up",
+                d.delivered, d.retried, d.gave_up
+            );
+        }
+    }
+    Ok(0)
+}
+
+async fn update(
+    app: &std::sync::Arc<App>,
+    id: i64,
+    status: &str,
+    message: &str,
+    public: bool,
+    by: String,
+) -> anyhow::Result<u8> {
+    use syncwatch::store::incidents::Changed;
+    let now = Utc::now();
+    let u = match syncwatch::incidents::new_update(id, status, message, public, Some(by), now) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_RUNTIME);
+        }
+    };
+    let Some(inc) = app.store.incident(id).await? else {
+        eprintln!("error: no incident #{id} (`syncwatch incidents list --all`)");
+        return Ok(EXIT_RUNTIME);
+    };
+    let route = syncwatch::incidents::update_route(&app.plan, &inc);
+    match syncwatch::respond::change::post_update(
+        &app.store,
+        id,
+        &u,
+        &route,
+        &app.plan.settings,
+        now,
+    )
+    .await?
+    {
+        Changed::NotFound => {
+            eprintln!("error: no incident #{id} (`syncwatch incidents list --all`)");
+            Ok(EXIT_RUNTIME)
+        }
+        Changed::Already(_) => {
+            eprintln!("error: incident #{id} is resolved already; nothing posted");
+            Ok(EXIT_RUNTIME)
+        }
+        Changed::Done(inc) => {
+            println!(
+                "update posted on incident #{id} ({}): {status}{}",
+                inc.check,
+                if public { ", public" } else { "" }
+            );
+            let d = drain(app).await;
+            println!(
+                "told: {} delivered, {} to retry, {} given up",
+                d.delivered, d.retried, d.gave_up
+            );
+            Ok(0)
+        }
+    }
+}
+
+async fn drain(app: &std::sync::Arc<App>) -> syncwatch::notify::dispatch::Drained {
+    let deadline = Utc::now()
+        + chrono::Duration::from_std(app.plan.settings.drain_timeout).unwrap_or_default();
+    syncwatch::notify::dispatch::drain(app, None, deadline).await
 }

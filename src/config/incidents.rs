@@ -1,7 +1,8 @@
 //! Decodes `incidents:` (acknowledgement, escalation, calling an incident, handoff notices)
-//! and `api:` (who may use the HTTP API).
+//! `api:` (who may use the HTTP API) and `inbound:` (verifying PagerDuty and Slack requests).
 
 use super::node::MapNode;
+use crate::inbound::{InboundRules, SlackInbound};
 use crate::incidents::rules::{CallRules, IncidentRules};
 use crate::notify::notifier::{Notifier, NotifierKind, SlackTarget};
 use crate::web::access::ApiAccess;
@@ -13,7 +14,13 @@ pub fn decode(
     routes: &BTreeMap<String, Vec<String>>,
     notifiers: &BTreeMap<String, Notifier>,
 ) -> IncidentRules {
-    let mut rules = IncidentRules::default();
+    let mut rules = IncidentRules {
+        first_route: m
+            .get("routes")
+            .and_then(|n| n.map())
+            .and_then(|rm| rm.entries().into_iter().next().map(|(k, _)| k)),
+        ..IncidentRules::default()
+    };
     let Some(im) = m.get("incidents").and_then(|n| n.map()) else {
         return rules;
     };
@@ -24,6 +31,7 @@ pub fn decode(
     let route = |k: &'static str| super::respond::known_route(&im.get(k)?, &names);
     rules.escalate = route("escalate");
     rules.handoff_notice = route("handoff_notice");
+    rules.raised_route = route("raised_route");
     rules.call = im.get("call").and_then(|n| {
         let cm = n.map()?;
         let slack = cm.req("slack").and_then(|s| {
@@ -54,6 +62,83 @@ pub fn decode(
             prefix: channel_safe(&prefix),
         })
     });
+    im.finish();
+    rules
+}
+
+/// `inbound:` — the secrets that verify PagerDuty and Slack requests.
+pub fn inbound(m: &MapNode<'_>, notifiers: &BTreeMap<String, Notifier>) -> InboundRules {
+    let Some(im) = m.get("inbound").and_then(|n| n.map()) else {
+        return InboundRules::default();
+    };
+    let secret = |n: &super::node::Node<'_>, what: &str| {
+        let t = n.interpolated()?;
+        if t.trim().is_empty() {
+            n.error(
+                format!("the {what} is empty"),
+                Some("set it from the environment, e.g. \"${PD_WEBHOOK_SECRET}\"".into()),
+            );
+            return None;
+        }
+        Some(SecretString::from(t))
+    };
+    let mut rules = InboundRules::default();
+    if let Some(pm) = im.get("pagerduty").and_then(|n| n.map()) {
+        if let Some(items) = pm.req("secrets").and_then(|n| {
+            let seq = n.seq();
+            if seq.as_ref().is_some_and(Vec::is_empty) {
+                n.error(
+                    "no secrets listed",
+                    Some("list the webhook subscription's secret: secrets: [\"${PD_WEBHOOK_SECRET}\"]".into()),
+                );
+            }
+            seq
+        }) {
+            rules.pagerduty = items
+                .iter()
+                .filter_map(|n| secret(n, "PagerDuty webhook secret"))
+                .collect();
+        }
+        pm.finish();
+    }
+    if let Some(sm) = im.get("slack").and_then(|n| n.map()) {
+        let signing_secret = sm
+            .req("signing_secret")
+            .and_then(|n| secret(&n, "Slack signing secret"));
+        let bot = match sm.get("bot") {
+            Some(n) => n.string().and_then(|name| match notifiers.get(&name).map(|n| &n.kind) {
+                Some(NotifierKind::Slack {
+                    target: SlackTarget::Bot { .. },
+                    ..
+                }) => Some(name),
+                _ => {
+                    n.error(
+                        format!("\"{name}\" is not a Slack bot notifier"),
+                        Some("name a notifier with bot_token and channel: its token opens the Resolve dialog".into()),
+                    );
+                    None
+                }
+            }),
+            // The first Slack bot notifier, if any.
+            None => notifiers
+                .iter()
+                .find(|(_, n)| {
+                    matches!(
+                        n.kind,
+                        NotifierKind::Slack {
+                            target: SlackTarget::Bot { .. },
+                            ..
+                        }
+                    )
+                })
+                .map(|(k, _)| k.clone()),
+        };
+        sm.finish();
+        rules.slack = signing_secret.map(|signing_secret| SlackInbound {
+            signing_secret,
+            bot,
+        });
+    }
     im.finish();
     rules
 }

@@ -38,6 +38,7 @@ pub struct Settings {
     pub run_lease: Duration,
     pub incidents: crate::incidents::rules::IncidentRules,
     pub api: crate::web::access::ApiAccess,
+    pub inbound: crate::inbound::InboundRules,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +126,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let oncall = super::oncall::decode(&m);
     let incidents = super::incidents::decode(&m, &routes, &notifiers);
     let api = super::incidents::api(&m);
+    let inbound = super::incidents::inbound(&m, &notifiers);
     let run_lease = m.duration("run_lease").unwrap_or(Duration::from_secs(120));
     let outbox_lease = m
         .duration("outbox_lease")
@@ -145,6 +147,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         oncall,
         incidents,
         api,
+        inbound,
         checks_dir,
         store,
         sources,

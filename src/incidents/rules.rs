@@ -13,6 +13,11 @@ pub struct IncidentRules {
     pub call: Option<CallRules>,
     /// A route told at each Prog Lead handoff (open incidents and silences).
     pub handoff_notice: Option<String>,
+    /// Where a raised (user-reported) incident pages: `incidents.raised_route`; without it the
+    /// named check's page route, else `first_route`.
+    pub raised_route: Option<String>,
+    /// The first route declared under `routes:`.
+    pub first_route: Option<String>,
 }
 
 impl Default for IncidentRules {
@@ -22,6 +27,8 @@ impl Default for IncidentRules {
             escalate: None,
             call: None,
             handoff_notice: None,
+            raised_route: None,
+            first_route: None,
         }
     }
 }

@@ -36,6 +36,7 @@ pub struct Metrics {
     outbox_oldest: Gauge,
     incidents_open: Gauge,
     incidents_unacked: Gauge,
+    inbound: IntCounterVec,
     /// Per-check series by check name.
     checks: Mutex<BTreeMap<String, checks::Series>>,
     /// The on-call rotation, for `syncwatch_oncall_info` (who holds each role at scrape time).
@@ -149,6 +150,12 @@ impl Metrics {
             outbox_oldest: gauge(&r, "syncwatch_outbox_oldest_pending_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty)."),
             incidents_open: gauge(&r, "syncwatch_incidents_open", "Incidents opened by a page and not resolved yet."),
             incidents_unacked: gauge(&r, "syncwatch_incidents_unacknowledged", "Open incidents nobody has acknowledged."),
+            inbound: counters(
+                &r,
+                "syncwatch_inbound_requests_total",
+                "Requests on /hooks/ by vendor (pagerduty, slack) and result (accepted, refused: a missing, wrong or stale signature; failed: the store could not record it).",
+                &["vendor", "result"],
+            ),
             checks: Mutex::new(BTreeMap::new()),
             oncall: Mutex::new(None),
             registry: r,
@@ -179,6 +186,11 @@ impl Metrics {
         if ok {
             self.reload_at.set(ts(at));
         }
+    }
+
+    /// Counts one request on `/hooks/`.
+    pub fn inbound(&self, vendor: &str, result: &str) {
+        self.inbound.with_label_values(&[vendor, result]).inc();
     }
 
     /// Records one run of a check.

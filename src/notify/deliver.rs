@@ -24,6 +24,9 @@ pub async fn deliver(app: &App, item: &OutboxItem, job: &Job) -> Delivery {
     if let Job::Restart { restarted_at, .. } = job {
         return crate::restart::deliver(app, item, restarted_at).await;
     }
+    if let Job::SlackResponse { url, body } = job {
+        return slack::respond(&app.probes.http, url, body).await;
+    }
     let Some(notifier) = app.plan.settings.notifiers.get(&item.notifier) else {
         return Delivery::GiveUp(format!(
             "notifier \"{}\" is no longer configured",
@@ -105,6 +108,7 @@ fn job_label(job: &Job) -> &'static str {
         Job::PagerDutyEvent { .. } | Job::PagerDutyChange { .. } => "PagerDuty",
         Job::Slack { .. } => "Slack",
         Job::SlackCall { .. } => "Slack incident-channel",
+        Job::SlackResponse { .. } => "Slack response",
         Job::Statuspage { .. } => "Statuspage",
         Job::Webhook { .. } => "webhook",
         Job::Restart { .. } => "restart",

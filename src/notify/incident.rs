@@ -334,3 +334,106 @@ pub fn handoff(route: &str, at: DateTime<Utc>, text: &str, settings: &Settings) 
         })
         .collect()
 }
+
+/// The statuses an incident update can announce (Statuspage's incident statuses).
+pub const UPDATE_STATUSES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+
+/// An update the Prog Lead posts: to the incident's channel, each Slack and webhook notifier of
+/// `route`, and — when public — each Statuspage notifier (an incident update partners read).
+/// PagerDuty has no place for it.
+pub fn update(
+    inc: &Incident,
+    u: &crate::store::incidents::IncidentUpdate,
+    route: &[String],
+    settings: &Settings,
+) -> Vec<Envelope> {
+    let by = u.by.as_deref().unwrap_or("the Prog Lead");
+    let text = format!(
+        "Update on #{} {} ({}) from {by}: {}",
+        inc.id, inc.check, u.status, u.message
+    );
+    let mut out: Vec<Envelope> = route
+        .iter()
+        .filter_map(|n| {
+            let job = match &settings.notifiers.get(n)?.kind {
+                NotifierKind::Slack { .. } | NotifierKind::Console => Job::Slack {
+                    body: slack::plain(&text, "update", settings),
+                },
+                NotifierKind::Webhook { .. } => webhook::incident("update", &text, inc),
+                NotifierKind::Statuspage(sp) if u.public => {
+                    statuspage::update(sp, inc, &u.status, &u.message)
+                }
+                NotifierKind::Statuspage(_) | NotifierKind::PagerDuty { .. } => return None,
+            };
+            Some(Envelope {
+                notifier: n.clone(),
+                event: "update",
+                dedup_key: inc.dedup_key.clone(),
+                job,
+            })
+        })
+        .collect();
+    out.extend(call_note(settings, inc, "update", &text));
+    out
+}
+
+/// What a user reported, for the raised incident's page.
+pub struct Raised<'a> {
+    pub title: &'a str,
+    pub description: Option<&'a str>,
+    pub by: &'a str,
+    /// The incident channel, when the incident is called.
+    pub call: Option<&'a str>,
+}
+
+/// The page of a raised incident, one message per notifier of `route`.
+pub fn raised(
+    inc: &Incident,
+    r: &Raised<'_>,
+    route: &[String],
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<Envelope> {
+    let lead = prog_lead(settings, now);
+    let mut text = format!("Raised by {}: {}", r.by, r.title);
+    if let Some(d) = r.description {
+        text.push_str(&format!(" — {d}"));
+    }
+    let slack_text = match &lead {
+        Some(m) => format!("Prog Lead: {} ({})\n{text}", mention(m), m.name),
+        None => text.clone(),
+    };
+    let slack_text = match r.call {
+        Some(c) => format!("{slack_text}\nIncident channel: #{c}"),
+        None => slack_text,
+    };
+    route
+        .iter()
+        .filter_map(|n| {
+            let job = match &settings.notifiers.get(n)?.kind {
+                NotifierKind::PagerDuty { .. } => pagerduty::raised(inc, &text, now),
+                NotifierKind::Slack { .. } => {
+                    let body = slack::plain(&slack_text, "page", settings);
+                    Job::Slack {
+                        body: if slack::buttons_for(settings, n) {
+                            slack::with_buttons(body, &inc.dedup_key)
+                        } else {
+                            body
+                        },
+                    }
+                }
+                NotifierKind::Console => Job::Slack {
+                    body: slack::plain(&slack_text, "page", settings),
+                },
+                NotifierKind::Webhook { .. } => webhook::incident("page", &text, inc),
+                NotifierKind::Statuspage(sp) => statuspage::raised(sp, inc, r)?,
+            };
+            Some(Envelope {
+                notifier: n.clone(),
+                event: "page",
+                dedup_key: inc.dedup_key.clone(),
+                job,
+            })
+        })
+        .collect()
+}

@@ -41,6 +41,9 @@ pub enum Job {
     },
     /// The generic webhook's JSON.
     Webhook { body: Value },
+    /// A reply to a Slack interaction through its `response_url`: an ephemeral message, or the
+    /// original message updated to show who did what.
+    SlackResponse { url: String, body: Value },
     /// Restarting the check's sync; the instant is fixed when the restart was decided, so a
     /// redelivery patches the same Kubernetes annotation.
     Restart {

@@ -185,6 +185,16 @@ pub fn render(action: &Action, ctx: &Context<'_>) -> Vec<Envelope> {
                     NotifierKind::Slack { .. } | NotifierKind::Console,
                     Action::Notify(Notice::Cleared | Notice::AutoRemediated { .. }),
                 ) => slack::message(&text, "resolve", ctx),
+                (NotifierKind::Slack { .. }, Action::Page { .. })
+                    if slack::buttons_for(ctx.settings, &name) =>
+                {
+                    match slack::message(&text, event, ctx) {
+                        Job::Slack { body } => Job::Slack {
+                            body: slack::with_buttons(body, &key),
+                        },
+                        other => other,
+                    }
+                }
                 (NotifierKind::Slack { .. } | NotifierKind::Console, _) => {
                     slack::message(&text, event, ctx)
                 }

@@ -93,3 +93,27 @@ pub async fn deliver(
     )
     .await
 }
+
+/// The trigger of a raised (user-reported) incident.
+pub fn raised(inc: &Incident, text: &str, now: chrono::DateTime<chrono::Utc>) -> Job {
+    let severity = match inc.severity.as_str() {
+        "error" | "warning" => inc.severity.as_str(),
+        _ => "critical",
+    };
+    Job::PagerDutyEvent {
+        body: json!({
+            "event_action": "trigger",
+            "dedup_key": inc.dedup_key,
+            "payload": {
+                "summary": cap(text, 1024),
+                "source": format!("syncwatch/{}", inc.source.as_deref().unwrap_or("raised")),
+                "severity": severity,
+                "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "component": inc.check,
+                "class": "raised",
+                "custom_details": { "incident": inc.id, "prog_lead": inc.prog_lead, "raised": true },
+            },
+            "client": "syncwatch",
+        }),
+    }
+}

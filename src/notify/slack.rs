@@ -232,3 +232,51 @@ pub async fn deliver_call(
     )
     .await
 }
+
+/// Whether pages to this notifier carry buttons: a bot (whose messages Slack can route
+/// clicks back from) while `inbound.slack` is set.
+pub fn buttons_for(settings: &Settings, notifier: &str) -> bool {
+    settings.inbound.slack.is_some()
+        && matches!(
+            settings.notifiers.get(notifier).map(|n| &n.kind),
+            Some(crate::notify::notifier::NotifierKind::Slack {
+                target: SlackTarget::Bot { .. },
+                ..
+            })
+        )
+}
+
+/// Adds the incident's buttons to a Slack message: Acknowledge, Resolve… (asks for a note)
+/// and Silence 1h. Each carries the incident's dedup key, which `inbound::slack` matches.
+pub fn with_buttons(mut body: Value, key: &str) -> Value {
+    let button = |text: &str, id: &str, style: Option<&str>| {
+        let mut b = json!({
+            "type": "button",
+            "text": { "type": "plain_text", "text": text },
+            "action_id": id,
+            "value": key,
+        });
+        if let Some(s) = style {
+            b["style"] = json!(s);
+        }
+        b
+    };
+    let actions = json!({
+        "type": "actions",
+        "block_id": "syncwatch_incident",
+        "elements": [
+            button("Acknowledge", "ack", Some("primary")),
+            button("Resolve…", "resolve", None),
+            button("Silence 1h", "silence", None),
+        ],
+    });
+    if let Some(blocks) = body["blocks"].as_array_mut() {
+        blocks.push(actions);
+    }
+    body
+}
+
+/// A message to a Slack interaction's `response_url` (it answers `ok`, or JSON with `ok`).
+pub async fn respond(http: &reqwest::Client, url: &str, body: &Value) -> Delivery {
+    send(http.post(url).json(body).timeout(TIMEOUT), false).await
+}

@@ -50,12 +50,8 @@ pub fn for_action(sp: &Statuspage, action: &Action, ctx: &Context<'_>) -> Option
 
 /// An incident's change (ack: identified; resolve: resolved) for its component and incident.
 pub fn for_incident(sp: &Statuspage, inc: &Incident, sp_status: &str, text: &str) -> Job {
-    let component = sp
-        .components
-        .get(&inc.check)
-        .or_else(|| inc.source.as_ref().and_then(|s| sp.components.get(s)));
     Job::Statuspage {
-        component: component.cloned(),
+        component: component_of(sp, inc),
         status: if sp_status == "resolved" {
             "operational".into()
         } else {
@@ -140,8 +136,9 @@ pub async fn deliver(
                 http.patch(format!("{page}/incidents/{id}")),
                 format!("incident {id} → {}", inc["status"].as_str().unwrap_or("")),
             ),
-            // Nothing to update or resolve if it was never created.
-            (None, Some("resolved" | "identified" | "monitoring")) => {
+            // Nothing to update or resolve if it was never created (a public update names
+            // the incident, and creates it).
+            (None, Some("resolved" | "identified" | "monitoring")) if !inc.contains_key("name") => {
                 return finish(app, item, did).await
             }
             (None, _) => (
@@ -223,4 +220,47 @@ async fn unresolved(
             .find(|i| i["name"] == name)
             .and_then(|i| i["id"].as_str().map(String::from))
     }))
+}
+
+/// The component a raised incident names: its check's, its source's, or its partner's (a
+/// partner is named by its component key).
+pub fn component_of(sp: &Statuspage, inc: &Incident) -> Option<String> {
+    let subject = inc.check.split_once(':').map(|(_, s)| s);
+    [Some(inc.check.as_str()), inc.source.as_deref(), subject]
+        .into_iter()
+        .flatten()
+        .find_map(|k| sp.components.get(k).cloned())
+}
+
+/// A raised incident on the status page, when its component is known.
+pub fn raised(
+    sp: &Statuspage,
+    inc: &Incident,
+    r: &crate::notify::incident::Raised<'_>,
+) -> Option<Job> {
+    let component = component_of(sp, inc)?;
+    Some(Job::Statuspage {
+        component: Some(component),
+        status: sp.fail_status.clone(),
+        incident: Some(json!({
+            "name": r.title,
+            "status": "investigating",
+            "body": r.description.unwrap_or(r.title),
+        })),
+    })
+}
+
+/// A public update: an incident update partners receive (the incident is created with it if
+/// the status page has none yet), and the component's status.
+pub fn update(sp: &Statuspage, inc: &Incident, status: &str, message: &str) -> Job {
+    let name: String = inc.summary.chars().take(200).collect();
+    Job::Statuspage {
+        component: component_of(sp, inc),
+        status: if status == "resolved" {
+            "operational".into()
+        } else {
+            sp.fail_status.clone()
+        },
+        incident: Some(json!({ "name": name, "status": status, "body": message })),
+    }
 }

@@ -375,7 +375,14 @@ pub struct Slack {
     pub channels: Mutex<HashMap<String, String>>,
     /// conversations.invite calls: (channel id, users).
     pub invites: Mutex<Vec<(String, String)>>,
+    /// Dialogs opened with views.open (the request bodies).
+    pub views: Mutex<Vec<Value>>,
+    /// Messages to interaction `response_url`s (RESPONSE_PATH…): (path, body).
+    pub responses: Mutex<Vec<(String, Value)>>,
 }
+
+/// Where this server's interaction `response_url`s live.
+pub const RESPONSE_PATH: &str = "/actions/T000/response/";
 
 pub const SLACK_PATH: &str = "/services/T000/B000/XXXX";
 
@@ -451,6 +458,49 @@ impl Slack {
             self.invites.lock().unwrap().push((channel, users));
             return reply(200, json!({"ok": true}).to_string());
         }
+        if r.method == "POST" && r.path == "/api/views.open" {
+            // A trigger id lives 3 s and opens one view; the view must be a valid modal.
+            if !bot {
+                return fail("invalid_auth");
+            }
+            let m = r.json();
+            if m["trigger_id"].as_str().is_none_or(str::is_empty) {
+                return fail("invalid_trigger_id");
+            }
+            let v = &m["view"];
+            let title_ok = v["title"]["text"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty() && t.chars().count() <= 24);
+            let meta_ok = v["private_metadata"]
+                .as_str()
+                .is_none_or(|t| t.len() <= 3000);
+            let blocks_ok = v["blocks"]
+                .as_array()
+                .is_some_and(|b| !b.is_empty() && b.len() <= 100);
+            if v["type"] != "modal" || !title_ok || !meta_ok || !blocks_ok {
+                return fail("invalid_arguments");
+            }
+            self.views.lock().unwrap().push(m);
+            return reply(
+                200,
+                json!({"ok": true, "view": {"id": "V000001"}}).to_string(),
+            );
+        }
+        if r.method == "POST" && r.path.starts_with(RESPONSE_PATH) {
+            // response_url: ephemeral replies, or the original replaced; text is required.
+            let m = r.json();
+            if m["text"].as_str().is_none_or(str::is_empty) {
+                return reply(400, "no_text");
+            }
+            if m["replace_original"] != true
+                && m["response_type"] != "ephemeral"
+                && m["response_type"] != "in_channel"
+            {
+                return reply(400, "invalid_response_type");
+            }
+            self.responses.lock().unwrap().push((r.path.clone(), m));
+            return reply(200, "ok");
+        }
         if r.method == "POST" && r.path == "/api/chat.postMessage" {
             // Web API: errors are 200 with ok=false, so callers must check `ok`.
             if !bot {
@@ -510,6 +560,25 @@ impl Slack {
             .filter(|m| m["channel"] == channel)
             .map(|m| m["text"].as_str().unwrap_or("").to_string())
             .collect()
+    }
+
+    /// What was sent to one response_url (its last path segment), in order.
+    pub fn responses_to(&self, id: &str) -> Vec<Value> {
+        self.script.assert_kept();
+        let path = format!("{RESPONSE_PATH}{id}");
+        self.responses
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| *p == path)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// The whole messages posted (webhook and Web API), in order.
+    pub fn messages(&self) -> Vec<Value> {
+        self.script.assert_kept();
+        self.messages.lock().unwrap().clone()
     }
 
     pub fn texts(&self) -> Vec<String> {
@@ -605,7 +674,7 @@ impl Kube {
 /// webhooks are sent. Every request needs an `Idempotency-Key`, and a key used again must
 /// come with the same body (a receiver that honours the key would drop a different message
 /// sent under it). A body with an `event` member is a notifier message and needs each
-/// documented field: `event` (page, reminder, resolve, notify, ack, escalate, handoff),
+/// documented field: `event` (page, reminder, resolve, notify, ack, escalate, handoff, update),
 /// `summary`, `dedup_key`, `details` (object), `links` (array) and `at` (RFC 3339).
 pub async fn webhook() -> (Arc<Script>, String) {
     let script = Arc::new(Script::default());
@@ -626,8 +695,8 @@ pub async fn webhook() -> (Arc<Script>, String) {
             );
         }
         if m.get("event").is_some() {
-            const EVENTS: [&str; 7] = [
-                "page", "reminder", "resolve", "notify", "ack", "escalate", "handoff",
+            const EVENTS: [&str; 8] = [
+                "page", "reminder", "resolve", "notify", "ack", "escalate", "handoff", "update",
             ];
             let problems: Vec<&str> = [
                 (
@@ -673,6 +742,8 @@ pub struct Statuspage {
     pub components: Mutex<HashMap<String, String>>,
     /// id → incident JSON.
     pub incidents: Mutex<Vec<Value>>,
+    /// Incident updates subscribers received: (incident id, status, body), in order.
+    pub updates: Mutex<Vec<(String, String, String)>>,
     pub throttled: Mutex<u32>,
     last: Mutex<Option<std::time::Instant>>,
 }
@@ -691,6 +762,7 @@ impl Statuspage {
                     .collect(),
             ),
             incidents: Mutex::default(),
+            updates: Mutex::default(),
             throttled: Mutex::default(),
             last: Mutex::default(),
         });
@@ -749,6 +821,11 @@ impl Statuspage {
                 let mut all = self.incidents.lock().unwrap();
                 let mut stored = inc.clone();
                 stored["id"] = json!(format!("inc{}", all.len() + 1));
+                self.updates.lock().unwrap().push((
+                    format!("inc{}", all.len() + 1),
+                    inc["status"].as_str().unwrap_or_default().to_string(),
+                    inc["body"].as_str().unwrap_or_default().to_string(),
+                ));
                 all.push(stored.clone());
                 Response {
                     status: 201,
@@ -772,6 +849,14 @@ impl Statuspage {
                 };
                 for (k, v) in b["incident"].as_object().cloned().unwrap_or_default() {
                     inc[k] = v;
+                }
+                // A PATCH with a body is an incident update subscribers receive.
+                if let Some(body) = b["incident"]["body"].as_str() {
+                    self.updates.lock().unwrap().push((
+                        id.to_string(),
+                        inc["status"].as_str().unwrap_or_default().to_string(),
+                        body.to_string(),
+                    ));
                 }
                 reply(200, inc.to_string())
             }
@@ -844,4 +929,24 @@ impl Statuspage {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// Signs a PagerDuty webhook delivery as PagerDuty does: `v1=` HMAC-SHA256 of the raw body.
+pub fn pagerduty_signature(secret: &str, body: &str) -> String {
+    format!(
+        "v1={}",
+        syncwatch::inbound::hmac_hex(secret, &[body.as_bytes()])
+    )
+}
+
+/// Signs a Slack request as Slack does: (`X-Slack-Request-Timestamp`, `X-Slack-Signature`).
+pub fn slack_signature(secret: &str, timestamp: i64, body: &str) -> (String, String) {
+    let base = format!("v0:{timestamp}:");
+    (
+        timestamp.to_string(),
+        format!(
+            "v0={}",
+            syncwatch::inbound::hmac_hex(secret, &[base.as_bytes(), body.as_bytes()])
+        ),
+    )
 }
