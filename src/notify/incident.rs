@@ -97,14 +97,7 @@ pub fn opened(
         opened_at: now,
         prog_lead: prog_lead(settings, now).map(|m| m.name),
         route: check.on_failure.as_ref().and_then(|r| r.page.clone()),
-        acked_at: None,
-        acked_by: None,
-        escalated_at: None,
-        call: None,
-        statuspage_id: None,
-        resolved_at: None,
-        resolved_by: None,
-        resolve_note: None,
+        ..Default::default()
     }
 }
 
@@ -426,7 +419,9 @@ pub fn raised(
                     body: slack::plain(&slack_text, "page", settings),
                 },
                 NotifierKind::Webhook { .. } => webhook::incident("page", &text, inc),
-                NotifierKind::Statuspage(sp) => statuspage::raised(sp, inc, r)?,
+                NotifierKind::Statuspage(sp) => {
+                    statuspage::raised(sp, inc, r.title, r.description)?
+                }
             };
             Some(Envelope {
                 notifier: n.clone(),

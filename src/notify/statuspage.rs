@@ -232,20 +232,22 @@ pub fn component_of(sp: &Statuspage, inc: &Incident) -> Option<String> {
         .find_map(|k| sp.components.get(k).cloned())
 }
 
-/// A raised incident on the status page, when its component is known.
+/// A raised incident on the status page (its title, and the description as the body), when
+/// its component is known.
 pub fn raised(
     sp: &Statuspage,
     inc: &Incident,
-    r: &crate::notify::incident::Raised<'_>,
+    title: &str,
+    description: Option<&str>,
 ) -> Option<Job> {
     let component = component_of(sp, inc)?;
     Some(Job::Statuspage {
         component: Some(component),
         status: sp.fail_status.clone(),
         incident: Some(json!({
-            "name": r.title,
+            "name": title,
             "status": "investigating",
-            "body": r.description.unwrap_or(r.title),
+            "body": description.unwrap_or(title),
         })),
     })
 }

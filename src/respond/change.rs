@@ -221,14 +221,7 @@ pub async fn raise(
         opened_at: now,
         prog_lead: lead.clone(),
         route: r.route.clone(),
-        acked_at: None,
-        acked_by: None,
-        escalated_at: None,
-        call: None,
-        statuspage_id: None,
-        resolved_at: None,
-        resolved_by: None,
-        resolve_note: None,
+        ..Default::default()
     };
     let mut tx = store.begin().await?;
     tx.open_incident(&inc).await?;

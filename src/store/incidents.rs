@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::{FromRow, Row};
 
 /// One incident, as `syncwatch incidents` and the API show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Incident {
     pub id: i64,
     pub dedup_key: String,

@@ -82,6 +82,7 @@ fn slack_verified(d: &Daemon, headers: &HeaderMap, body: &[u8]) -> Result<(), Bo
         body,
         d.clock.now(),
     )
+    .map(|()| d.metrics.inbound("slack", "accepted"))
     .map_err(|r| {
         let why = match r {
             SlackRefusal::Unsigned => "missing X-Slack-Request-Timestamp or X-Slack-Signature",
@@ -106,7 +107,6 @@ pub async fn slack_actions(
     if let Err(r) = slack_verified(&d, &headers, &body) {
         return *r;
     }
-    d.metrics.inbound("slack", "accepted");
     let fields = form(&body);
     let Some(payload) = fields
         .iter()
@@ -132,7 +132,6 @@ pub async fn slack_commands(
     if let Err(r) = slack_verified(&d, &headers, &body) {
         return *r;
     }
-    d.metrics.inbound("slack", "accepted");
     let app = d.current();
     let answer = inbound::slack::command(&app, &form(&body), d.clock.now()).await;
     d.wake_dispatcher();
