@@ -28,6 +28,11 @@ pub struct Check {
     pub depends_on: Vec<String>,
     /// Linked from pages and notices.
     pub runbook: Option<String>,
+    /// The area of expertise it belongs to: a page tags that area's experts when the Prog Lead
+    /// does not cover it.
+    pub area: Option<String>,
+    /// Members who own it: tagged first among the area's experts.
+    pub owners: Vec<String>,
     /// `file:line` where the check is defined, for messages.
     pub defined_at: String,
 }

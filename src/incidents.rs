@@ -1,7 +1,9 @@
 //! Timers around incidents, run by `syncwatch run` after its pass and by the daemon's sweeper:
-//! escalate what nobody acknowledged in time, and announce each Prog Lead handoff.
+//! escalate what nobody acknowledged in time, announce each Prog Lead handoff, remind the Prog
+//! Lead of retros due; and raising and updating incidents by hand, checked against the plan.
 
 pub mod rules;
+pub mod tagging;
 
 use crate::app::App;
 use crate::store::incidents::{Change, Changed};
@@ -43,6 +45,60 @@ pub async fn escalate_due(app: &App, now: DateTime<Utc>) -> usize {
     done
 }
 
+/// The local hour from which the day's retro reminders go out (in the on-call zone).
+pub const REMIND_FROM_HOUR: u32 = 9;
+
+/// Reminds the Prog Lead of each retro due today or overdue, once a day (from 09:00 in the
+/// on-call zone) until it is marked done; returns how many were sent here.
+pub async fn remind_retros(app: &App, now: DateTime<Utc>) -> usize {
+    use chrono::Timelike;
+    let settings = &app.plan.settings;
+    let zone = settings
+        .oncall
+        .as_ref()
+        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let local = now.with_timezone(&zone);
+    if local.hour() < REMIND_FROM_HOUR {
+        return 0;
+    }
+    let today = local.format("%Y-%m-%d").to_string();
+    let due = match app.store.retros_to_remind(&today).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for retros to remind");
+            return 0;
+        }
+    };
+    let rules = &settings.incidents;
+    let route = rules
+        .retros
+        .remind
+        .as_ref()
+        .or(rules.handoff_notice.as_ref())
+        .or(rules.first_route.as_ref());
+    let mut sent = 0;
+    for inc in due {
+        let open = app
+            .store
+            .actions(true, Some(inc.id))
+            .await
+            .unwrap_or_default();
+        let text = crate::notify::incident::retro_reminder(&inc, &today, &open, settings);
+        match crate::respond::change::remind_retro(
+            &app.store, &inc, &today, route, &text, settings, now,
+        )
+        .await
+        {
+            Ok(true) => sent += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(incident = inc.id, error = %e, "cannot record the retro reminder")
+            }
+        }
+    }
+    sent
+}
+
 /// Tells the handoff route who took over at the latest handoff (within the last hour), with
 /// the open incidents and silences; once per handoff.
 pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
@@ -72,7 +128,9 @@ pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
             .filter(|s| s.from <= now && now < s.until)
             .cloned(),
     );
-    let text = crate::notify::incident::handoff_text(&member, rot.at(at), &open, &silences);
+    let actions = app.store.actions(true, None).await.unwrap_or_default();
+    let text =
+        crate::notify::incident::handoff_text(&member, rot.at(at), &open, &silences, &actions);
     match crate::respond::change::announce_handoff(
         &app.store,
         at,

@@ -22,6 +22,9 @@ pub struct Member {
     /// Slack user id, for @-mentions (e.g. U0123ABC).
     pub slack: Option<String>,
     pub email: Option<String>,
+    /// Areas this member knows well (checks name theirs with `area`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expertise: Vec<String>,
 }
 
 /// A member covering for the rotation from `from` until `until`.
@@ -152,6 +155,47 @@ impl Rotation {
     }
 }
 
+/// Who covers one area of expertise while `on_call` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AreaCover {
+    pub area: String,
+    /// The Prog Lead covers it: its pages tag nobody else.
+    pub prog_lead: bool,
+    /// On-call members (Prog Lead and secondary) who know it.
+    pub experts: Vec<String>,
+    /// Members of the rotation who know it but are not on call now.
+    pub off_rota: Vec<String>,
+}
+
+/// Who covers each area this week: `areas` are those the checks name and the members know.
+pub fn coverage(rotation: &Rotation, on_call: &OnCall, areas: &[String]) -> Vec<AreaCover> {
+    let on: Vec<&Member> = std::iter::once(&on_call.prog_lead)
+        .chain(on_call.secondary.iter())
+        .collect();
+    areas
+        .iter()
+        .map(|a| {
+            let experts: Vec<String> = on
+                .iter()
+                .filter(|m| m.expertise.contains(a))
+                .map(|m| m.name.clone())
+                .collect();
+            let off_rota = rotation
+                .members
+                .iter()
+                .filter(|m| m.expertise.contains(a) && !experts.contains(&m.name))
+                .map(|m| m.name.clone())
+                .collect();
+            AreaCover {
+                area: a.clone(),
+                prog_lead: on_call.prog_lead.expertise.contains(a),
+                experts,
+                off_rota,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +205,7 @@ mod tests {
             name: name.into(),
             slack: None,
             email: None,
+            expertise: Vec::new(),
         }
     }
 

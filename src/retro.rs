@@ -2,7 +2,7 @@
 //! draft (`syncwatch retro ID`). Pure: the caller loads the incident, its timeline and runs.
 
 use crate::duration::human;
-use crate::store::incidents::{Event, Incident, PastRun};
+use crate::store::incidents::{ActionItem, Event, Incident, PastRun};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -118,7 +118,17 @@ pub fn impact(inc: &Incident, runs: &[PastRun]) -> Impact {
     }
 }
 
-pub fn retro_json(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> Value {
+/// What a retro draft is made of: the incident, its timeline, its check's runs and the action
+/// items assigned so far.
+pub struct Facts<'a> {
+    pub incident: &'a Incident,
+    pub timeline: &'a [Event],
+    pub runs: &'a [PastRun],
+    pub actions: &'a [ActionItem],
+}
+
+pub fn retro_json(f: &Facts<'_>) -> Value {
+    let (inc, timeline, runs) = (f.incident, f.timeline, f.runs);
     let im = impact(inc, runs);
     let secs = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map(|b| (b - a).num_seconds());
     json!({
@@ -134,6 +144,9 @@ pub fn retro_json(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> Value
         "time_to_acknowledge_seconds": secs(inc.opened_at, inc.acked_at),
         "time_to_resolve_seconds": secs(inc.opened_at, inc.resolved_at),
         "timeline": timeline,
+        "action_items": f.actions,
+        "retro": { "due": inc.retro_due, "done_at": inc.retro_done_at, "doc": inc.retro_doc },
+        "tagged": inc.tagged,
     })
 }
 
@@ -152,7 +165,8 @@ const AUTOMATION: &[&str] = &[
     "resolve",
 ];
 
-pub fn retro_markdown(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> String {
+pub fn retro_markdown(f: &Facts<'_>) -> String {
+    let (inc, timeline, runs) = (f.incident, f.timeline, f.runs);
     let im = impact(inc, runs);
     let mut md = format!(
         "# Retro draft: incident #{} — {}\n\n\
@@ -187,6 +201,31 @@ pub fn retro_markdown(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> S
             inc.resolve_note.as_deref().unwrap_or("")
         )),
         None => md.push_str("; still open.\n\n"),
+    }
+    if !inc.tagged.is_empty() {
+        md.push_str("Tagged in: ");
+        let who: Vec<String> = inc
+            .tagged
+            .iter()
+            .map(|t| format!("{} ({})", t.member, t.why))
+            .collect();
+        md.push_str(&who.join("; "));
+        md.push_str(".\n\n");
+    }
+    match (&inc.retro_due, inc.retro_done_at) {
+        (_, Some(at)) => md.push_str(&format!(
+            "Retro done {}{}.\n\n",
+            ts(at),
+            inc.retro_doc
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        )),
+        (Some(due), None) => md.push_str(&format!(
+            "Retro due by {due} (`syncwatch retro {} --done --doc URL` when written).\n\n",
+            inc.id
+        )),
+        (None, None) => {}
     }
     let fresh = im.fresh_again.map_or("not yet".to_string(), ts);
     let window = im
@@ -232,8 +271,20 @@ pub fn retro_markdown(inc: &Incident, timeline: &[Event], runs: &[PastRun]) -> S
     for e in auto {
         md.push_str(&format!("- {} {}\n", e.at.format("%H:%M:%S"), e.detail));
     }
-    md.push_str(
-        "\n## What went well\n\n- \n\n## What could improve\n\n- \n\n## Action items\n\n- [ ] \n",
-    );
+    md.push_str("\n## What went well\n\n- \n\n## What could improve\n\n- \n\n## Action items\n\n");
+    for a in f.actions {
+        md.push_str(&format!(
+            "- [{}] #{} {} — {}{}\n",
+            if a.done_at.is_some() { "x" } else { " " },
+            a.id,
+            a.text,
+            a.owner,
+            a.due
+                .as_deref()
+                .map(|d| format!(", due {d}"))
+                .unwrap_or_default()
+        ));
+    }
+    md.push_str("- [ ] \n");
     md
 }

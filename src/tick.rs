@@ -31,12 +31,13 @@ pub struct Tick {
 pub struct Timers {
     pub escalated: usize,
     pub handoff_announced: bool,
+    pub retros_reminded: usize,
 }
 
 impl Timers {
     /// Whether they queued messages.
     pub fn wrote(&self) -> bool {
-        self.escalated > 0 || self.handoff_announced
+        self.escalated > 0 || self.handoff_announced || self.retros_reminded > 0
     }
 }
 
@@ -63,10 +64,12 @@ pub async fn once(
     })
 }
 
-/// Step 3: escalation and the handoff notice (each exactly once across replicas).
+/// Step 3: escalation, the handoff notice and retro reminders (each exactly once across
+/// replicas).
 pub async fn timers(app: &App, now: DateTime<Utc>) -> Timers {
     Timers {
         escalated: crate::incidents::escalate_due(app, now).await,
         handoff_announced: crate::incidents::announce_handoff(app, now).await,
+        retros_reminded: crate::incidents::remind_retros(app, now).await,
     }
 }

@@ -406,6 +406,63 @@ fn oncall_shows_the_prog_lead_overrides_and_handoffs_across_dst() {
 }
 
 #[test]
+fn oncall_shows_who_covers_each_area_and_warns_when_no_expert_is_on_call() {
+    let f = common::Fixture::new(
+        "sources:\n  p: { url: \"sqlite:p.db\" }\n\
+         oncall:\n  timezone: UTC\n  handoff: { weekday: monday, time: \"10:00\" }\n  start: 2026-01-05\n\
+         \x20 secondary: [ben]\n\
+         \x20 members: [ { name: ana, expertise: [billing] }, { name: ben, expertise: [crm, billing] }, { name: cho, expertise: [hr] } ]\n",
+        &[(
+            "a.yaml",
+            "checks:\n  - name: a\n    source: p\n    area: hr\n    row_count: { table: t, error_below: 1 }\n",
+        )],
+    );
+    let run = |format: &[&str]| {
+        let out = bin()
+            .args(["oncall", "--at", "2026-01-06 12:00", "--config"])
+            .arg(f.path().join("syncwatch.yaml"))
+            .args(format)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (json, _) = run(&["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["on_call"]["prog_lead"]["name"], "ana", "{v}");
+    let area = |name: &str| {
+        v["areas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["area"] == name)
+            .unwrap_or_else(|| panic!("no area {name} in {v}"))
+            .clone()
+    };
+    assert_eq!(
+        area("billing")["experts"],
+        serde_json::json!(["ana", "ben"])
+    );
+    assert_eq!(area("billing")["prog_lead"], true);
+    assert_eq!(area("crm")["experts"], serde_json::json!(["ben"]));
+    assert_eq!(area("crm")["prog_lead"], false);
+    assert_eq!(area("hr")["experts"], serde_json::json!([]));
+    assert_eq!(area("hr")["off_rota"], serde_json::json!(["cho"]));
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!(["area hr: no expert on call"])
+    );
+    let (table, stderr) = run(&[]);
+    assert!(table.contains("Areas:"), "{table}");
+    assert!(table.contains("crm"), "{table}");
+    assert!(
+        stderr
+            .contains("warning: area hr: no expert on call this week (knows it, not on call: cho)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn piping_output_into_a_reader_that_stops_early_ends_quietly_without_a_panic() {
     use std::io::Read;
     let f = common::Fixture::new(

@@ -461,3 +461,46 @@ fn a_file_wrong_throughout_stops_at_a_hundred_problems_and_says_how_many_checks_
         "{last}"
     );
 }
+
+#[test]
+fn unknown_owners_areas_nobody_covers_and_bad_partner_contacts_are_refused() {
+    let settings = "\
+sources:
+  pad: { url: \"sqlite:pad.db\" }
+oncall:
+  timezone: UTC
+  handoff: { weekday: monday, time: \"10:00\" }
+  start: \"2026-01-05\"
+  members: [ { name: ana, expertise: [billing] }, { name: ben, expertise: [crm] } ]
+partners:
+  van: { name: Vandelay, contacts: [U0PARTNER, \"pat@example.com\", \"#partnerships\"] }
+";
+    let checks = "\
+defaults: { area: bil∫ing }
+checks:
+  - name: a
+    source: pad
+    row_count: { table: t, error_below: 1 }
+  - name: b
+    source: pad
+    area: crm
+    owners: [ana, bne]
+    row_count: { table: t, error_below: 1 }
+  - name: c
+    source: pad
+    area: billing
+    row_count: { table: t, error_below: 1 }
+  - name: d
+    source: pad
+    area: payroll
+    row_count: { table: t, error_below: 1 }
+";
+    let got = problems(settings, &[("c.yaml", checks)]);
+    let want = [
+        "syncwatch.yaml:9:67: partners.van.contacts[2]: \"#partnerships\" is neither a Slack user id nor an email address (write a Slack user id (U0123ABC) or an email)",
+        "checks/c.yaml:1:19: defaults.area: no member of the rotation covers area \"bil∫ing\" (did you mean \"billing\"?)",
+        "checks/c.yaml:9:19: check \"b\": owners[1]: \"bne\" is not a member of the rotation (members: ana, ben)",
+        "checks/c.yaml:17:11: check \"d\": area: no member of the rotation covers area \"payroll\" (add `expertise: [payroll]` to the members of `oncall` who know it)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

@@ -149,7 +149,12 @@ async fn story_end(plan: &Plan) -> anyhow::Result<()> {
         println!(
             "$ syncwatch retro {}\n{}",
             inc.id,
-            syncwatch::retro::retro_markdown(inc, &timeline, &runs)
+            syncwatch::retro::retro_markdown(&syncwatch::retro::Facts {
+                incident: inc,
+                timeline: &timeline,
+                runs: &runs,
+                actions: &[],
+            })
         );
     }
     store.close().await;

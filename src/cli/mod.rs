@@ -8,6 +8,7 @@ pub mod incidents;
 pub mod k8s;
 pub mod oncall;
 pub mod plan;
+pub mod report;
 pub mod retro;
 pub mod run;
 pub mod serve;
@@ -82,8 +83,13 @@ pub enum Command {
     /// Incidents (one per page): list, show with its timeline, acknowledge, resolve.
     Incidents(incidents::Args),
     /// A blameless retro draft for an incident: summary, impact window, time to acknowledge
-    /// and resolve, the timeline, what automation did, and prompts for the team.
+    /// and resolve, the timeline, what automation did, action items, and prompts for the team.
+    /// `--done [--doc URL]` marks it done; `--action TEXT --owner MEMBER [--due DATE]` assigns.
     Retro(retro::Args),
+    /// Reports over the history: `report oncall` (how on-call is going).
+    Report(report::Args),
+    /// Action items from retros: `list` (open ones; --all for done too), `done N`.
+    Actions(retro::ActionsArgs),
     /// Print Kubernetes manifests derived from the checks: `k8s render` writes the Role and
     /// RoleBinding per sync namespace that the restart targets need.
     K8s(k8s::Args),
@@ -126,6 +132,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Oncall(a) => Ok(oncall::run(a, &plan)),
         Command::Incidents(a) => incidents::run(a, plan).await,
         Command::Retro(a) => retro::run(a, plan).await,
+        Command::Actions(a) => retro::actions(a, plan).await,
+        Command::Report(a) => report::run(a, plan).await,
         Command::K8s(a) => Ok(k8s::run(a, &plan)),
         Command::Validate(_) | Command::Demo(_) => unreachable!("handled above"),
     }

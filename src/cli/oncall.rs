@@ -37,6 +37,20 @@ fn oncall(plan: &Plan, at: Option<&str>, weeks: usize, format: Format) -> u8 {
         },
     };
     let now = r.at(when);
+    let mut areas: Vec<String> = r
+        .members
+        .iter()
+        .flat_map(|m| m.expertise.iter().cloned())
+        .chain(plan.checks.iter().filter_map(|c| c.area.clone()))
+        .collect();
+    areas.sort();
+    areas.dedup();
+    let cover = now
+        .as_ref()
+        .map(|o| syncwatch::oncall::coverage(r, o, &areas))
+        .unwrap_or_default();
+    let uncovered: Vec<&syncwatch::oncall::AreaCover> =
+        cover.iter().filter(|c| c.experts.is_empty()).collect();
     let next = r.handoffs(when, weeks);
     let local = |t: chrono::DateTime<Utc>| {
         t.with_timezone(&r.timezone)
@@ -50,6 +64,8 @@ fn oncall(plan: &Plan, at: Option<&str>, weeks: usize, format: Format) -> u8 {
                 "at": when,
                 "on_call": now,
                 "handoffs": next.iter().map(|(t, m)| serde_json::json!({"at": t, "prog_lead": m})).collect::<Vec<_>>(),
+                "areas": cover,
+                "warnings": uncovered.iter().map(|c| format!("area {}: no expert on call", c.area)).collect::<Vec<_>>(),
             })
         ),
         Format::Table => {
@@ -73,6 +89,43 @@ fn oncall(plan: &Plan, at: Option<&str>, weeks: usize, format: Format) -> u8 {
                         } else {
                             names.join(", ")
                         }
+                    );
+                }
+            }
+            if !cover.is_empty() {
+                println!("\nAreas:");
+                let rows: Vec<Vec<String>> = cover
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.area.clone(),
+                            if c.experts.is_empty() {
+                                "-".into()
+                            } else {
+                                c.experts.join(", ")
+                            },
+                            if c.prog_lead {
+                                "yes"
+                            } else {
+                                "no: pages tag the experts"
+                            }
+                            .into(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    report::table(&["AREA", "EXPERTS ON CALL", "PROG LEAD COVERS"], &rows)
+                );
+                for c in &uncovered {
+                    let hint = if c.off_rota.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (knows it, not on call: {})", c.off_rota.join(", "))
+                    };
+                    eprintln!(
+                        "warning: area {}: no expert on call this week{hint}",
+                        c.area
                     );
                 }
             }

@@ -14,6 +14,8 @@ pub struct Scope<'s> {
     pub sources: &'s BTreeSet<String>,
     /// Route and notifier names `on_failure.page` / `notify` may name.
     pub routes: &'s BTreeSet<String>,
+    /// The rotation's members, and the areas their `expertise` covers.
+    pub people: super::oncall::People<'s>,
 }
 
 /// One entry of a file's `checks` list: its name (even when the check is invalid, so that
@@ -33,7 +35,7 @@ pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<Decoded<'a>> {
     };
     let file_defaults = m
         .get("defaults")
-        .map(|n| settings::decode_defaults(&n, scope.routes))
+        .map(|n| settings::decode_defaults(&n, scope.routes, Some(&scope.people)))
         .unwrap_or_default();
     let defaults = merge(scope.defaults, &file_defaults);
     let mut out = Vec::new();
@@ -77,6 +79,8 @@ fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
         labels,
         jitter: inner.jitter.or(outer.jitter),
         on_failure: inner.on_failure.over(&outer.on_failure),
+        area: inner.area.clone().or_else(|| outer.area.clone()),
+        owners: inner.owners.clone().or_else(|| outer.owners.clone()),
     }
 }
 
@@ -139,6 +143,27 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
         .over(&defaults.on_failure)
         .finish();
     let runbook = m.str("runbook");
+    let area = match m.get("area") {
+        Some(n) => n
+            .string()
+            .filter(|a| super::oncall::known_area(&n, a, &scope.people)),
+        None => defaults.area.clone(),
+    };
+    let owners = match m.get("owners") {
+        Some(n) => n
+            .seq()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| {
+                        i.string()
+                            .filter(|o| super::oncall::known_member(i, o, &scope.people))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => defaults.owners.clone().unwrap_or_default(),
+    };
     let depends_on: Vec<String> = m
         .get("depends_on")
         .and_then(|n| n.seq())
@@ -163,6 +188,8 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
             on_failure,
             depends_on,
             runbook,
+            area,
+            owners,
             labels,
             kind: kind?,
             defined_at: item.location(),

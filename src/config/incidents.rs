@@ -21,17 +21,32 @@ pub fn decode(
             .and_then(|rm| rm.entries().into_iter().next().map(|(k, _)| k)),
         ..IncidentRules::default()
     };
+    let names: BTreeSet<String> = routes.keys().cloned().collect();
+    if let Some(rm) = m.get("retros").and_then(|n| n.map()) {
+        if let Some(d) = rm.duration("required_after") {
+            rules.retros.required_after = d;
+        }
+        if let Some(n) = rm.get("due_within").and_then(|n| n.positive_int()) {
+            rules.retros.due_within_days = n.min(366);
+        }
+        rules.retros.remind = rm
+            .get("remind")
+            .and_then(|n| super::respond::known_route(&n, &names));
+        rm.finish();
+    }
     let Some(im) = m.get("incidents").and_then(|n| n.map()) else {
         return rules;
     };
     if let Some(t) = im.duration("ack_timeout") {
         rules.ack_timeout = t;
     }
-    let names: BTreeSet<String> = routes.keys().cloned().collect();
     let route = |k: &'static str| super::respond::known_route(&im.get(k)?, &names);
     rules.escalate = route("escalate");
     rules.handoff_notice = route("handoff_notice");
     rules.raised_route = route("raised_route");
+    if let Some(n) = im.get("pinch_hit_after").and_then(|n| n.positive_int()) {
+        rules.pinch_hit_after = n;
+    }
     rules.call = im.get("call").and_then(|n| {
         let cm = n.map()?;
         let slack = cm.req("slack").and_then(|s| {

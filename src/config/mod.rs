@@ -119,10 +119,24 @@ pub fn load_with(
         }
     };
     let routes: std::collections::BTreeSet<String> = settings.routes.keys().cloned().collect();
+    let members: std::collections::BTreeSet<String> = settings
+        .oncall
+        .iter()
+        .flat_map(|r| r.members.iter().map(|m| m.name.clone()))
+        .collect();
+    let areas: std::collections::BTreeSet<String> = settings
+        .oncall
+        .iter()
+        .flat_map(|r| r.members.iter().flat_map(|m| m.expertise.iter().cloned()))
+        .collect();
     let scope = checks::Scope {
         defaults: &settings.defaults,
         sources: &declared,
         routes: &routes,
+        people: oncall::People {
+            members: &members,
+            areas: &areas,
+        },
     };
     let mut all = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();

@@ -1,4 +1,4 @@
-//! Decodes the `oncall` rotation in the settings.
+//! Decodes the people in the settings: the `oncall` rotation and the `partners`.
 
 use super::node::{MapNode, Node};
 use crate::oncall::{Member, Override, Rotation};
@@ -112,11 +112,17 @@ fn member(n: &Node<'_>) -> Option<Member> {
     let name = mm.req("name").and_then(|n| n.string());
     let slack = mm.str("slack");
     let email = mm.str("email");
+    let expertise = mm
+        .get("expertise")
+        .and_then(|n| n.seq())
+        .map(|items| items.iter().filter_map(|i| i.string()).collect())
+        .unwrap_or_default();
     mm.finish();
     Some(Member {
         name: name?,
         slack,
         email,
+        expertise,
     })
 }
 
@@ -158,4 +164,101 @@ fn override_(n: &Node<'_>, tz: Option<chrono_tz::Tz>) -> Option<Override> {
         from: from?,
         until: until?,
     })
+}
+
+/// `partners: NAME: { name, component, contacts }`.
+pub fn partners(m: &MapNode<'_>) -> std::collections::BTreeMap<String, crate::partners::Partner> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(pm) = m.get("partners").and_then(|n| n.map()) else {
+        return out;
+    };
+    for (key, n) in pm.entries() {
+        let Some(e) = n.map() else {
+            n.error(
+                "a partner is a mapping",
+                Some("e.g. acme: { name: Acme Corp, component: cmp_acme, contacts: [U0PARTNERSHIPS] }".into()),
+            );
+            continue;
+        };
+        let name = e.str("name").unwrap_or_else(|| key.clone());
+        let component = e.str("component");
+        let contacts: Vec<String> = e
+            .get("contacts")
+            .and_then(|n| n.seq())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| {
+                        let c = i.string()?;
+                        let ok = c.contains('@') || c.starts_with(['U', 'W']);
+                        if !ok {
+                            i.error(
+                                format!("\"{c}\" is neither a Slack user id nor an email address"),
+                                Some("write a Slack user id (U0123ABC) or an email".into()),
+                            );
+                        }
+                        ok.then_some(c)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        e.finish();
+        out.insert(
+            key.clone(),
+            crate::partners::Partner {
+                key,
+                name,
+                component,
+                contacts,
+            },
+        );
+    }
+    out
+}
+
+/// The rotation's members and the areas their `expertise` covers: what a check's (or a
+/// file's defaults') `owners` and `area` may name.
+#[derive(Clone, Copy)]
+pub struct People<'s> {
+    pub members: &'s std::collections::BTreeSet<String>,
+    pub areas: &'s std::collections::BTreeSet<String>,
+}
+
+/// An area some member of the rotation covers (`expertise`).
+pub fn known_area(n: &Node<'_>, area: &str, people: &People<'_>) -> bool {
+    if people.areas.contains(area) {
+        return true;
+    }
+    let hint = super::diag::did_you_mean(area, people.areas.iter().map(String::as_str))
+        .map(|s| format!("did you mean \"{s}\"?"))
+        .unwrap_or_else(|| {
+            format!("add `expertise: [{area}]` to the members of `oncall` who know it")
+        });
+    n.error(
+        format!("no member of the rotation covers area \"{area}\""),
+        Some(hint),
+    );
+    false
+}
+
+/// A member of the rotation.
+pub fn known_member(n: &Node<'_>, name: &str, people: &People<'_>) -> bool {
+    if people.members.contains(name) {
+        return true;
+    }
+    let hint = super::diag::did_you_mean(name, people.members.iter().map(String::as_str))
+        .map(|s| format!("did you mean \"{s}\"?"))
+        .unwrap_or_else(|| {
+            if people.members.is_empty() {
+                "no `oncall` rotation is configured".into()
+            } else {
+                let names: Vec<&str> = people.members.iter().map(String::as_str).collect();
+                format!("members: {}", names.join(", "))
+            }
+        });
+    n.error(
+        format!("\"{name}\" is not a member of the rotation"),
+        Some(hint),
+    );
+    false
 }

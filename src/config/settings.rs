@@ -39,6 +39,8 @@ pub struct Settings {
     pub incidents: crate::incidents::rules::IncidentRules,
     pub api: crate::web::access::ApiAccess,
     pub inbound: crate::inbound::InboundRules,
+    /// Partners by key (a check's `partner` label).
+    pub partners: BTreeMap<String, crate::partners::Partner>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct Defaults {
     /// Up to this much random-looking (deterministic) delay after each fire time.
     pub jitter: Option<Duration>,
     pub on_failure: super::respond::Partial,
+    pub area: Option<String>,
+    pub owners: Option<Vec<String>>,
 }
 
 pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
@@ -108,7 +112,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let route_names: BTreeSet<String> = routes.keys().cloned().collect();
     let defaults = m
         .get("defaults")
-        .map(|n| decode_defaults(&n, &route_names))
+        .map(|n| decode_defaults(&n, &route_names, None))
         .unwrap_or_default();
     let mut sources = BTreeMap::new();
     let mut declared = BTreeSet::new();
@@ -124,6 +128,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let kubernetes = super::notifiers::kubernetes(&m, env);
     let dashboard_url = m.str("dashboard_url");
     let oncall = super::oncall::decode(&m);
+    let partners = super::oncall::partners(&m);
     let incidents = super::incidents::decode(&m, &routes, &notifiers);
     let api = super::incidents::api(&m);
     let inbound = super::incidents::inbound(&m, &notifiers);
@@ -148,6 +153,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         incidents,
         api,
         inbound,
+        partners,
         checks_dir,
         store,
         sources,
@@ -198,7 +204,12 @@ fn decode_store(m: &MapNode<'_>, base_dir: &Path) -> StoreSpec {
 }
 
 /// Fields in error are left unset (each problem is reported).
-pub fn decode_defaults(node: &Node<'_>, routes: &BTreeSet<String>) -> Defaults {
+/// A file's defaults also take `area` and `owners`, checked against the rotation (`people`).
+pub fn decode_defaults(
+    node: &Node<'_>,
+    routes: &BTreeSet<String>,
+    people: Option<&super::oncall::People<'_>>,
+) -> Defaults {
     let Some(m) = node.map() else {
         return Defaults::default();
     };
@@ -214,6 +225,22 @@ pub fn decode_defaults(node: &Node<'_>, routes: &BTreeSet<String>) -> Defaults {
         .get("on_failure")
         .map(|n| super::respond::decode(&n, routes))
         .unwrap_or_default();
+    let (mut area, mut owners) = (None, None);
+    if let Some(people) = people {
+        area = m.get("area").and_then(|n| {
+            n.string()
+                .filter(|a| super::oncall::known_area(&n, a, people))
+        });
+        owners = m.get("owners").and_then(|n| n.seq()).map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    i.string()
+                        .filter(|o| super::oncall::known_member(i, o, people))
+                })
+                .collect()
+        });
+    }
     m.finish();
     Defaults {
         source,
@@ -222,6 +249,8 @@ pub fn decode_defaults(node: &Node<'_>, routes: &BTreeSet<String>) -> Defaults {
         labels,
         jitter,
         on_failure,
+        area,
+        owners,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The incident settings: ack timeout, escalation route, calls, the handoff notice.
+//! The incident settings: ack timeout, escalation route, calls, the handoff notice, pinch
+//! hitting and retros.
 
 use std::time::Duration;
 
@@ -18,6 +19,31 @@ pub struct IncidentRules {
     pub raised_route: Option<String>,
     /// The first route declared under `routes:`.
     pub first_route: Option<String>,
+    /// With this many open incidents already on the Prog Lead, a further page also tags a
+    /// secondary on-call member.
+    pub pinch_hit_after: u32,
+    pub retros: RetroRules,
+}
+
+/// `retros:` — which resolved incidents need a retro, by when, and who is reminded.
+#[derive(Debug, Clone)]
+pub struct RetroRules {
+    /// An incident open longer than this needs a retro (critical and called ones always do).
+    pub required_after: Duration,
+    /// Business days (Monday to Friday, in the on-call zone) from the resolve to the due date.
+    pub due_within_days: u32,
+    /// The route reminded; default `incidents.handoff_notice`, else the first route.
+    pub remind: Option<String>,
+}
+
+impl Default for RetroRules {
+    fn default() -> Self {
+        RetroRules {
+            required_after: Duration::from_secs(3600),
+            due_within_days: 5,
+            remind: None,
+        }
+    }
 }
 
 impl Default for IncidentRules {
@@ -29,6 +55,8 @@ impl Default for IncidentRules {
             handoff_notice: None,
             raised_route: None,
             first_route: None,
+            pinch_hit_after: 3,
+            retros: RetroRules::default(),
         }
     }
 }
@@ -42,4 +70,18 @@ pub struct CallRules {
     pub when_failing: u32,
     /// Channel names start with this.
     pub prefix: String,
+}
+
+/// The date `days` business days (Monday to Friday) after `from`.
+pub fn business_days_after(from: chrono::NaiveDate, days: u32) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let mut d = from;
+    let mut left = days;
+    while left > 0 {
+        d = d.succ_opt().unwrap_or(d);
+        if d.weekday().number_from_monday() <= 5 {
+            left -= 1;
+        }
+    }
+    d
 }

@@ -37,6 +37,11 @@ pub struct Metrics {
     incidents_open: Gauge,
     incidents_unacked: Gauge,
     inbound: IntCounterVec,
+    retros_overdue: Gauge,
+    actions_open: Gauge,
+    /// The incident history's families (time to ack and resolve, pages per member), rendered
+    /// from the store at most once a minute.
+    history: Mutex<(Option<std::time::Instant>, String)>,
     /// Per-check series by check name.
     checks: Mutex<BTreeMap<String, checks::Series>>,
     /// The on-call rotation, for `syncwatch_oncall_info` (who holds each role at scrape time).
@@ -150,6 +155,9 @@ impl Metrics {
             outbox_oldest: gauge(&r, "syncwatch_outbox_oldest_pending_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty)."),
             incidents_open: gauge(&r, "syncwatch_incidents_open", "Incidents opened by a page and not resolved yet."),
             incidents_unacked: gauge(&r, "syncwatch_incidents_unacknowledged", "Open incidents nobody has acknowledged."),
+            history: Mutex::new((None, String::new())),
+            retros_overdue: gauge(&r, "syncwatch_retros_overdue", "Retros past their due date and not marked done."),
+            actions_open: gauge(&r, "syncwatch_action_items_open", "Retro action items not done yet."),
             inbound: counters(
                 &r,
                 "syncwatch_inbound_requests_total",
@@ -186,6 +194,88 @@ impl Metrics {
         if ok {
             self.reload_at.set(ts(at));
         }
+    }
+
+    /// Retros overdue and action items open.
+    pub fn followthrough(&self, overdue: i64, open: i64) {
+        self.retros_overdue.set(overdue as f64);
+        self.actions_open.set(open as f64);
+    }
+
+    /// Whether the incident history is due to be rendered again (once a minute).
+    pub fn history_due(&self) -> bool {
+        let h = self.history.lock().expect("metrics lock");
+        h.0.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60))
+    }
+
+    /// Renders the families computed from every incident in the store: histograms of time to
+    /// acknowledge and to resolve, and pages per Prog Lead in and out of hours. They only grow,
+    /// as incidents are kept.
+    pub fn incident_history(
+        &self,
+        incidents: &[crate::store::incidents::Incident],
+        zone: chrono_tz::Tz,
+    ) {
+        use std::fmt::Write;
+        const BUCKETS: [f64; 9] = [
+            60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0,
+        ];
+        let mut out = String::new();
+        let histogram = |out: &mut String, name: &str, help: &str, values: &[f64]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+            for b in BUCKETS {
+                let n = values.iter().filter(|v| **v <= b).count();
+                let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {n}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", values.len());
+            let _ = writeln!(out, "{name}_sum {}", values.iter().sum::<f64>());
+            let _ = writeln!(out, "{name}_count {}", values.len());
+        };
+        let secs = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| {
+            b.map(|b| (b - a).num_milliseconds().max(0) as f64 / 1000.0)
+        };
+        let acks: Vec<f64> = incidents
+            .iter()
+            .filter_map(|i| secs(i.opened_at, i.acked_at))
+            .collect();
+        let resolves: Vec<f64> = incidents
+            .iter()
+            .filter_map(|i| secs(i.opened_at, i.resolved_at))
+            .collect();
+        histogram(
+            &mut out,
+            "syncwatch_incident_time_to_ack_seconds",
+            "Time from page to acknowledgement, over every acknowledged incident in the store.",
+            &acks,
+        );
+        histogram(
+            &mut out,
+            "syncwatch_incident_time_to_resolve_seconds",
+            "Time from page to resolve, over every resolved incident in the store.",
+            &resolves,
+        );
+        let mut pages: BTreeMap<(String, &str), u64> = BTreeMap::new();
+        for i in incidents {
+            let member = i.prog_lead.clone().unwrap_or_default();
+            let hours = if crate::stats::out_of_hours(i.opened_at, zone) {
+                "out_of_hours"
+            } else {
+                "business"
+            };
+            *pages.entry((member, hours)).or_default() += 1;
+        }
+        let _ = writeln!(out, "# HELP syncwatch_incident_pages_total Incidents paged, by the Prog Lead of the time and whether out of hours (nights and weekends in the on-call zone).\n# TYPE syncwatch_incident_pages_total counter");
+        for ((member, hours), n) in pages {
+            let member = member
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let _ = writeln!(
+                out,
+                "syncwatch_incident_pages_total{{hours=\"{hours}\",member=\"{member}\"}} {n}"
+            );
+        }
+        *self.history.lock().expect("metrics lock") = (Some(std::time::Instant::now()), out);
     }
 
     /// Counts one request on `/hooks/`.
@@ -298,6 +388,7 @@ impl Metrics {
         out.reserve(map.len() * 1200);
         checks::render(&map, &mut out);
         checks::render_skipped(&map, &mut out);
+        out.push_str(&self.history.lock().expect("metrics lock").1);
         out.push_str("# HELP syncwatch_store_write_errors_total Writes to the state store that failed (a full disk, an outage).\n");
         out.push_str("# TYPE syncwatch_store_write_errors_total counter\n");
         out.push_str(&format!(

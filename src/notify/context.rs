@@ -24,6 +24,8 @@ pub struct Context<'a> {
     pub call: Option<String>,
     /// For a resolve: every notifier told about the incident (escalations included).
     pub told: Vec<String>,
+    /// For a page: who else it tags in, and why.
+    pub tagged: Vec<(crate::oncall::Member, crate::store::incidents::Tag)>,
 }
 
 /// The check's restart target, as `kind:name`.
@@ -58,6 +60,7 @@ pub(crate) fn details(ctx: &Context<'_>) -> Value {
         "labels": c.labels,
         "prog_lead": ctx.prog_lead.as_ref().map(|m| &m.name),
         "incident_channel": ctx.call,
+        "tagged": ctx.tagged.iter().map(|(_, t)| t).collect::<Vec<_>>(),
     })
 }
 

@@ -126,6 +126,28 @@ pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime
     if let (Some(m), Ok((open, unacked))) = (metrics, app.store.incident_counts().await) {
         m.incidents(open, unacked);
     }
+    if let Some(m) = metrics {
+        let zone = app
+            .plan
+            .settings
+            .oncall
+            .as_ref()
+            .map_or(chrono_tz::UTC, |r| r.timezone);
+        let today = app
+            .clock
+            .now()
+            .with_timezone(&zone)
+            .format("%Y-%m-%d")
+            .to_string();
+        if let Ok((overdue, open)) = app.store.followthrough_counts(&today).await {
+            m.followthrough(overdue, open);
+        }
+        if m.history_due() {
+            if let Ok(all) = app.store.incidents_since(DateTime::UNIX_EPOCH).await {
+                m.incident_history(&all, zone);
+            }
+        }
+    }
     if let (Some(m), Ok((n, oldest))) = (metrics, backlog) {
         m.outbox(
             n,

@@ -13,6 +13,9 @@ use crate::store::incidents::{Change, Incident};
 use crate::verdict::Outcome;
 use chrono::{DateTime, Utc};
 
+/// The timeline line of a failure a restart fixed with no page (counted by `report oncall`).
+pub const AUTO_FIXED: &str = "fresh again after the restart; no page needed";
+
 /// The timeline lines one run adds: (kind, detail).
 pub fn run_events(
     check: &Check,
@@ -65,10 +68,7 @@ pub fn run_events(
             Action::Notify(Notice::Cleared) => {
                 ("notice", "warning over: passing again".to_string())
             }
-            Action::Notify(Notice::AutoRemediated { .. }) => (
-                "notice",
-                "fresh again after the restart; no page needed".to_string(),
-            ),
+            Action::Notify(Notice::AutoRemediated { .. }) => ("notice", AUTO_FIXED.to_string()),
             Action::Resolve { .. } => ("resolve", format!("resolved automatically: {v} again")),
         };
         out.push(line);
@@ -268,6 +268,7 @@ pub fn handoff_text(
     oncall: Option<crate::oncall::OnCall>,
     open: &[Incident],
     silences: &[crate::silence::Silence],
+    actions: &[crate::store::incidents::ActionItem],
 ) -> String {
     let mut text = format!("Prog Lead handoff: {} is on call now.", mention(lead));
     if let Some(o) = oncall.filter(|o| !o.secondary.is_empty()) {
@@ -285,6 +286,22 @@ pub fn handoff_text(
                 i.check,
                 i.status(),
                 i.opened_at.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+    }
+    if !actions.is_empty() {
+        text.push_str(&format!("\nOpen action items ({}):", actions.len()));
+        for a in actions {
+            text.push_str(&format!(
+                "\n• #{} {} ({}{}; incident #{})",
+                a.id,
+                a.text,
+                a.owner,
+                a.due
+                    .as_deref()
+                    .map(|d| format!(", due {d}"))
+                    .unwrap_or_default(),
+                a.incident
             ));
         }
     }
@@ -427,6 +444,116 @@ pub fn raised(
                 notifier: n.clone(),
                 event: "page",
                 dedup_key: inc.dedup_key.clone(),
+                job,
+            })
+        })
+        .collect()
+}
+
+/// A draft notice for a partner's Partnerships contacts, posted in a called incident's channel:
+/// what is affected, since when, and when the next update comes (in the on-call zone).
+pub fn partner_notice(
+    partner: &crate::partners::Partner,
+    check: &Check,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> String {
+    let zone = settings
+        .oncall
+        .as_ref()
+        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let local = |t: DateTime<Utc>| t.with_timezone(&zone).format("%a %H:%M %Z").to_string();
+    let what = check
+        .description
+        .clone()
+        .unwrap_or_else(|| check.name.clone());
+    let mut to: Vec<String> = partner
+        .slack_ids()
+        .iter()
+        .map(|id| format!("<@{id}>"))
+        .collect();
+    to.extend(partner.emails().iter().map(|e| e.to_string()));
+    let to = if to.is_empty() {
+        "Partnerships".to_string()
+    } else {
+        format!("Partnerships ({})", to.join(", "))
+    };
+    format!(
+        "Draft notice for {name}, for {to} to send:\n\"Hello {name} team — data from {what} has been delayed since {since}. \
+         We are working on it and will send the next update by {next}.\"",
+        name = partner.name,
+        since = local(since),
+        next = local(now + chrono::Duration::hours(1)),
+    )
+}
+
+/// The retro reminder: whose it is, when it was due, how to draft and close it, what is open.
+pub fn retro_reminder(
+    inc: &Incident,
+    today: &str,
+    open: &[crate::store::incidents::ActionItem],
+    settings: &Settings,
+) -> String {
+    let due = inc.retro_due.as_deref().unwrap_or(today);
+    let lead = inc
+        .prog_lead
+        .as_deref()
+        .and_then(|name| {
+            settings
+                .oncall
+                .as_ref()?
+                .members
+                .iter()
+                .find(|m| m.name == name)
+        })
+        .map(mention)
+        .or_else(|| inc.prog_lead.clone())
+        .unwrap_or_else(|| "Prog Lead".into());
+    let when = if due < today {
+        format!("was due {due} (overdue)")
+    } else {
+        format!("is due today ({due})")
+    };
+    let mut text = format!(
+        "{lead}: the retro for incident #{} ({}) {when}. `syncwatch retro {}` drafts it; \
+         `syncwatch retro {} --done --doc URL` once it is written.",
+        inc.id, inc.check, inc.id, inc.id
+    );
+    if !open.is_empty() {
+        text.push_str(&format!("\nOpen action items ({}):", open.len()));
+        for a in open {
+            text.push_str(&format!("\n• #{} {} ({})", a.id, a.text, a.owner));
+        }
+    }
+    text
+}
+
+/// The reminder for each Slack (or console) and webhook notifier of `route`.
+pub fn reminder_envelopes(
+    inc: &Incident,
+    route: Option<&String>,
+    text: &str,
+    today: &str,
+    settings: &Settings,
+) -> Vec<Envelope> {
+    let key = format!("{}/retro/{today}", inc.dedup_key);
+    route
+        .and_then(|r| settings.routes.get(r))
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            let job = match &settings.notifiers.get(n)?.kind {
+                NotifierKind::Slack { .. } | NotifierKind::Console => Job::Slack {
+                    body: slack::plain(text, "retro", settings),
+                },
+                NotifierKind::Webhook { .. } => webhook::incident("retro", text, inc),
+                NotifierKind::PagerDuty { .. } | NotifierKind::Statuspage(_) => return None,
+            };
+            Some(Envelope {
+                notifier: n.clone(),
+                event: "retro",
+                dedup_key: key.clone(),
                 job,
             })
         })

@@ -35,6 +35,17 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
     if let Some(l) = &lead {
         body = format!("{l}\n{body}");
     }
+    let tagged = (paging && !ctx.tagged.is_empty()).then(|| {
+        let who: Vec<String> = ctx
+            .tagged
+            .iter()
+            .map(|(m, t)| format!("{} ({})", super::context::mention(m), t.why))
+            .collect();
+        format!("Tagged in: {}", who.join("; "))
+    });
+    if let Some(t) = &tagged {
+        body.push_str(&format!("\n{t}"));
+    }
     if let (Some(c), true) = (&ctx.call, paging) {
         body.push_str(&format!("\nIncident channel: #{c}"));
     }
@@ -51,13 +62,15 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
     if let Some(d) = &ctx.settings.dashboard_url {
         context.push(format!("<{d}|dashboard>"));
     }
-    let fallback = cap(
-        &match &lead {
-            Some(l) => format!("{l}: {said}"),
-            None => said.clone(),
-        },
-        3000,
-    );
+    // The fallback is what notifications show: it names everyone the page is for.
+    let mut fallback = match &lead {
+        Some(l) => format!("{l}: {said}"),
+        None => said.clone(),
+    };
+    if let Some(t) = &tagged {
+        fallback.push_str(&format!("\n{t}"));
+    }
+    let fallback = cap(&fallback, 3000);
     Job::Slack {
         body: json!({
             "text": fallback,
@@ -72,18 +85,20 @@ pub fn message(text: &str, event: &str, ctx: &Context<'_>) -> Job {
 
 /// Text built from data (database errors, values, HTTP bodies) made safe for mrkdwn: `&`, `<`
 /// and `>` escaped, so a `<!channel>` or a disguised `<https://…|Open runbook>` in a partner's
-/// error message stays text. syncwatch's own @-mentions of the rotation's members stay live.
+/// error message stays text. syncwatch's own @-mentions of the rotation's members and the
+/// partners' Slack contacts stay live.
 pub fn mrkdwn(text: &str, settings: &Settings) -> String {
     let mut out = text
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
-    let ids = settings
+    let members = settings
         .oncall
         .iter()
         .flat_map(|r| r.members.iter())
-        .filter_map(|m| m.slack.as_ref());
-    for id in ids {
+        .filter_map(|m| m.slack.clone());
+    let partners = settings.partners.values().flat_map(|p| p.slack_ids());
+    for id in members.chain(partners) {
         out = out.replace(&format!("&lt;@{id}&gt;"), &format!("<@{id}>"));
     }
     out
@@ -196,26 +211,27 @@ pub async fn deliver_call(
                         &format!("created #{name}"),
                     )
                     .await;
-                let users: Vec<&str> = invite.iter().map(String::as_str).collect();
-                if !users.is_empty() {
-                    let invited = request(
-                        web(
-                            "conversations.invite",
-                            json!({ "channel": id, "users": users.join(",") }),
-                        ),
-                        true,
-                    )
-                    .await;
-                    match invited {
-                        Ok(_) => {}
-                        Err(Delivery::GiveUp(e)) if e.contains("already_in_channel") => {}
-                        Err(d) => return d,
-                    }
-                }
                 channel = Some(id);
             }
             // Made by an earlier attempt whose answer was lost, or by hand: post by name.
             Err(Delivery::GiveUp(e)) if e.contains("name_taken") => {}
+            Err(d) => return d,
+        }
+    }
+    // Invite the Prog Lead and whoever this post tags in (experts, a pinch hitter, a partner's
+    // contacts), into a new channel or an existing one; who is in already is no error.
+    if let (Some(id), false) = (&channel, invite.is_empty()) {
+        let invited = request(
+            web(
+                "conversations.invite",
+                json!({ "channel": id, "users": invite.join(",") }),
+            ),
+            true,
+        )
+        .await;
+        match invited {
+            Ok(_) => {}
+            Err(Delivery::GiveUp(e)) if e.contains("already_in_channel") => {}
             Err(d) => return d,
         }
     }

@@ -82,6 +82,7 @@ async fn apply(
         .await?;
     super::enqueue(tx, now, &inc.check, &envelopes).await?;
     if let Change::Resolve { .. } = change {
+        schedule_retro(tx, &inc, settings, now).await?;
         // The check starts a new episode: a later failure pages afresh.
         let state = super::load_state(tx, &inc.check).await?;
         if state
@@ -221,6 +222,7 @@ pub async fn raise(
         opened_at: now,
         prog_lead: lead.clone(),
         route: r.route.clone(),
+        retro_required: r.severity == "critical",
         ..Default::default()
     };
     let mut tx = store.begin().await?;
@@ -292,4 +294,80 @@ pub async fn raise(
     super::enqueue(&mut tx, now, &check, &envelopes).await?;
     tx.commit().await?;
     Ok((inc, paged))
+}
+
+/// Gives a resolved incident its retro due date when it needs one: a critical check or report,
+/// a called incident, or one open longer than `retros.required_after`. The date is
+/// `retros.due_within` business days (Monday to Friday) after the resolve, in the on-call zone.
+pub(crate) async fn schedule_retro(
+    tx: &mut Tx,
+    inc: &crate::store::incidents::Incident,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rules = &settings.incidents.retros;
+    let resolved = inc.resolved_at.unwrap_or(now);
+    let lasted = (resolved - inc.opened_at).to_std().unwrap_or_default();
+    let why = if inc.retro_required {
+        "critical".to_string()
+    } else if inc.call.is_some() {
+        "an incident was called".to_string()
+    } else if lasted > rules.required_after {
+        format!(
+            "open {}, over {}",
+            crate::duration::human(lasted.as_secs_f64()),
+            crate::duration::human(rules.required_after.as_secs_f64())
+        )
+    } else {
+        return Ok(());
+    };
+    let zone = settings
+        .oncall
+        .as_ref()
+        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let due = crate::incidents::rules::business_days_after(
+        resolved.with_timezone(&zone).date_naive(),
+        rules.due_within_days,
+    );
+    let due = due.format("%Y-%m-%d").to_string();
+    if tx.schedule_retro(inc.id, &due).await? {
+        tx.add_event(
+            now,
+            &inc.check,
+            "retro",
+            Some("syncwatch"),
+            &format!("retro due by {due} ({why})"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records today's reminder of incident `inc`'s retro and queues it to `route`'s Slack and
+/// webhook notifiers, unless it went out today already (whichever replica sent it).
+pub async fn remind_retro(
+    store: &Store,
+    inc: &crate::store::incidents::Incident,
+    today: &str,
+    route: Option<&String>,
+    text: &str,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    if !tx.claim_retro_reminder(inc.id, today).await? {
+        return Ok(false);
+    }
+    let envelopes = crate::notify::incident::reminder_envelopes(inc, route, text, today, settings);
+    tx.add_event(
+        now,
+        &inc.check,
+        "retro",
+        Some("syncwatch"),
+        "retro reminder sent",
+    )
+    .await?;
+    super::enqueue(&mut tx, now, &inc.check, &envelopes).await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -17,6 +17,8 @@ pub struct Planned {
     pub call: Option<String>,
     /// The notifiers told about the incident a resolve ends.
     pub told: Vec<String>,
+    /// Who the page tags in besides the Prog Lead, and why.
+    pub tagged: Vec<(crate::oncall::Member, crate::store::incidents::Tag)>,
 }
 
 pub async fn plan(
@@ -35,6 +37,7 @@ pub async fn plan(
     let mut planned = Planned {
         call: None,
         told: Vec::new(),
+        tagged: Vec::new(),
     };
     let mut call_envelopes = Vec::new();
     for action in &decision.actions {
@@ -50,7 +53,7 @@ pub async fn plan(
                     .clone()
                     .unwrap_or_else(|| outcome.verdict.to_string());
                 let summary = format!("{}: {summary}", check.name);
-                let inc = ni::opened(
+                let mut inc = ni::opened(
                     check,
                     key,
                     *broken,
@@ -59,9 +62,22 @@ pub async fn plan(
                     settings,
                     now,
                 );
+                planned.tagged = tags(tx, check, settings, now).await?;
+                inc.tagged = planned.tagged.iter().map(|(_, t)| t.clone()).collect();
+                inc.retro_required = ni::critical(check);
                 tx.open_incident(&inc).await?;
+                for t in &inc.tagged {
+                    let line = format!("tagged {}: {}", t.member, t.why);
+                    tx.add_event(now, &check.name, "tag", Some("syncwatch"), &line)
+                        .await?;
+                }
                 if settings.incidents.call.is_some() {
-                    let (name, envelopes) = call(tx, check, key, &summary, settings, now).await?;
+                    let people = Invite {
+                        tagged: &planned.tagged,
+                        partner: crate::partners::of(&settings.partners, check),
+                    };
+                    let (name, envelopes) =
+                        call(tx, check, key, &summary, &people, settings, now).await?;
                     call_envelopes.extend(envelopes);
                     planned.call = name.or(planned.call);
                 }
@@ -74,12 +90,42 @@ pub async fn plan(
                 if let Some(name) = &planned.call {
                     tx.close_call(name, now).await?;
                 }
+                if let Some(inc) = tx.incident_by_key(key).await? {
+                    super::change::schedule_retro(tx, &inc, settings, now).await?;
+                }
             }
             _ => {}
         }
     }
     super::enqueue(tx, now, &check.name, &call_envelopes).await?;
     Ok(planned)
+}
+
+/// Who the page tags in: the area's experts and a pinch hitter (see `incidents::tagging`).
+async fn tags(
+    tx: &mut Tx,
+    check: &Check,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Vec<(crate::oncall::Member, crate::store::incidents::Tag)>, StoreError> {
+    let Some(rot) = &settings.oncall else {
+        return Ok(Vec::new());
+    };
+    let Some(oc) = rot.at(now) else {
+        return Ok(Vec::new());
+    };
+    let open = tx.open_for_lead(&oc.prog_lead.name).await?;
+    let pinch = settings.incidents.pinch_hit_after;
+    Ok(crate::incidents::tagging::tags(
+        rot, &oc, check, open, pinch,
+    ))
+}
+
+/// Who a called incident's channel invites besides the Prog Lead.
+struct Invite<'a> {
+    tagged: &'a [(crate::oncall::Member, crate::store::incidents::Tag)],
+    /// The check's partner: its Partnerships contacts, and a draft notice for them.
+    partner: Option<&'a crate::partners::Partner>,
 }
 
 /// Calls an incident (or joins the open call) for the incident `key` just opened: a critical
@@ -89,6 +135,7 @@ async fn call(
     check: &Check,
     key: &str,
     summary: &str,
+    people: &Invite<'_>,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<(Option<String>, Vec<crate::notify::job::Envelope>), StoreError> {
@@ -125,7 +172,50 @@ async fn call(
     }
     let mut names: Vec<String> = covered.iter().map(|(_, c, _)| c.clone()).collect();
     names.sort();
-    let envelopes = ni::call(&name, &names, summary, key, !fresh, settings, now);
+    let mut envelopes: Vec<crate::notify::job::Envelope> =
+        ni::call(&name, &names, summary, key, !fresh, settings, now)
+            .into_iter()
+            .collect();
+    let mut extra: Vec<String> = people
+        .tagged
+        .iter()
+        .filter_map(|(m, _)| m.slack.clone())
+        .collect();
+    extra.extend(people.partner.map(|p| p.slack_ids()).unwrap_or_default());
+    for e in &mut envelopes {
+        if let crate::notify::job::Job::SlackCall { invite, .. } = &mut e.job {
+            for id in &extra {
+                if !invite.contains(id) {
+                    invite.push(id.clone());
+                }
+            }
+        }
+    }
+    if let (true, Some(p), Some(rules)) = (fresh, people.partner, &settings.incidents.call) {
+        let since = decision_since(tx, key).await?.unwrap_or(now);
+        let text = ni::partner_notice(p, check, since, now, settings);
+        envelopes.push(crate::notify::job::Envelope {
+            notifier: rules.slack.clone(),
+            event: "call",
+            dedup_key: key.to_string(),
+            job: crate::notify::slack::call_post(
+                &name,
+                false,
+                Vec::new(),
+                &text,
+                "notice",
+                settings,
+            ),
+        });
+        tx.add_event(
+            now,
+            &check.name,
+            "partner",
+            Some("syncwatch"),
+            &format!("draft notice for {} posted in #{name}", p.name),
+        )
+        .await?;
+    }
     let what = if fresh {
         "incident called"
     } else {
@@ -139,5 +229,10 @@ async fn call(
         &format!("{what}: #{name}"),
     )
     .await?;
-    Ok((Some(name), envelopes.into_iter().collect()))
+    Ok((Some(name), envelopes))
+}
+
+/// When the incident's episode started (its first failing run).
+async fn decision_since(tx: &mut Tx, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(tx.incident_by_key(key).await?.map(|i| i.since))
 }

@@ -104,6 +104,7 @@ async fn respond(
         },
         call: planned.call,
         told: planned.told,
+        tagged: planned.tagged,
     };
     for action in &decision.actions {
         if let (Action::Restart, Some(restart)) = (action, &rules.restart) {

@@ -31,6 +31,34 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<String>,
     pub resolve_note: Option<String>,
+    /// Who was tagged in besides the Prog Lead, and why (an area's experts, a pinch hitter).
+    pub tagged: Vec<Tag>,
+    /// A retro is required whatever the incident's length (a critical check or report).
+    pub retro_required: bool,
+    /// When its retro is due (a date in the on-call zone), once it is resolved and needs one.
+    pub retro_due: Option<String>,
+    pub retro_done_at: Option<DateTime<Utc>>,
+    /// Where the retro is written.
+    pub retro_doc: Option<String>,
+}
+
+/// A person tagged in on an incident, and why.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Tag {
+    pub member: String,
+    pub why: String,
+}
+
+/// An action item a retro assigned.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActionItem {
+    pub id: i64,
+    pub incident: i64,
+    pub text: String,
+    pub owner: String,
+    pub due: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
 }
 
 /// The dedup key prefix of incidents raised by hand (a user's report).
@@ -63,11 +91,12 @@ pub struct Event {
 }
 
 pub(crate) const COLUMNS: &str = "id, dedup_key, check_name, source, severity, summary, since, opened_at, prog_lead, route, \
-     acked_at, acked_by, escalated_at, call_name, statuspage_id, resolved_at, resolved_by, resolve_note";
+     acked_at, acked_by, escalated_at, call_name, statuspage_id, resolved_at, resolved_by, resolve_note, \
+     tagged, retro_required, retro_due, retro_done_at, retro_doc";
 pub(crate) const ADD_EVENT: &str =
     "INSERT INTO events (at, check_name, kind, actor, detail) VALUES ($1, $2, $3, $4, $5)";
-pub(crate) const OPEN: &str = "INSERT INTO incidents (dedup_key, check_name, source, severity, summary, since, opened_at, prog_lead, route) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedup_key) DO NOTHING";
+pub(crate) const OPEN: &str = "INSERT INTO incidents (dedup_key, check_name, source, severity, summary, since, opened_at, prog_lead, route, tagged, retro_required) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (dedup_key) DO NOTHING";
 pub(crate) const RESOLVE: &str =
     "UPDATE incidents SET resolved_at = $2, resolved_by = $3, resolve_note = $4 \
      WHERE dedup_key = $1 AND resolved_at IS NULL";
@@ -115,6 +144,14 @@ where
             resolved_at: r.try_get("resolved_at")?,
             resolved_by: r.try_get("resolved_by")?,
             resolve_note: r.try_get("resolve_note")?,
+            tagged: r
+                .try_get::<Option<String>, _>("tagged")?
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            retro_required: r.try_get::<i64, _>("retro_required")? != 0,
+            retro_due: r.try_get("retro_due")?,
+            retro_done_at: r.try_get("retro_done_at")?,
+            retro_doc: r.try_get("retro_doc")?,
         })
     }
 }
@@ -217,6 +254,27 @@ impl Store {
         Ok(())
     }
 
+    /// Incidents opened from `since` on, oldest first.
+    pub async fn incidents_since(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM incidents WHERE opened_at >= $1 ORDER BY id");
+        self.all(&sql, &[since.into()]).await
+    }
+
+    /// Timeline events of one kind and detail from `since` on.
+    pub async fn count_events(
+        &self,
+        kind: &str,
+        detail: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        const SQL: &str =
+            "SELECT COUNT(*) FROM events WHERE kind = $1 AND detail = $2 AND at >= $3";
+        let (n,): (i64,) = self
+            .one(SQL, &[kind.into(), detail.into(), since.into()])
+            .await?;
+        Ok(n)
+    }
+
     /// (open, open and unacknowledged) incidents, for the metrics.
     pub async fn incident_counts(&self) -> Result<(i64, i64), StoreError> {
         const SQL: &str =
@@ -302,6 +360,8 @@ impl Tx {
 
     /// Opens the incident (a repeated key changes nothing).
     pub async fn open_incident(&mut self, inc: &Incident) -> Result<(), StoreError> {
+        let tagged = (!inc.tagged.is_empty())
+            .then(|| serde_json::to_string(&inc.tagged).expect("tags serialize"));
         let args = [
             (&inc.dedup_key).into(),
             (&inc.check).into(),
@@ -312,9 +372,19 @@ impl Tx {
             inc.opened_at.into(),
             (&inc.prog_lead).into(),
             (&inc.route).into(),
+            tagged.as_deref().into(),
+            i64::from(inc.retro_required).into(),
         ];
         self.conn().execute(OPEN, &args).await?;
         Ok(())
+    }
+
+    /// How many incidents are open with `lead` as their Prog Lead.
+    pub async fn open_for_lead(&mut self, lead: &str) -> Result<usize, StoreError> {
+        const SQL: &str =
+            "SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL AND prog_lead = $1";
+        let (n,): (i64,) = self.conn().one(SQL, &[lead.into()]).await?;
+        Ok(n.max(0) as usize)
     }
 
     /// The open incidents of a source, oldest first.

@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_inbound.sql"),
         include_str!("../../migrations/postgres/0007_inbound.sql"),
     ),
+    (
+        8,
+        "followthrough",
+        include_str!("../../migrations/sqlite/0008_followthrough.sql"),
+        include_str!("../../migrations/postgres/0008_followthrough.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS syncwatch_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)";

@@ -8,6 +8,7 @@ mod migrate;
 mod outbox;
 mod record;
 pub mod respond;
+pub mod retros;
 mod silences;
 pub mod sql;
 

@@ -695,8 +695,9 @@ pub async fn webhook() -> (Arc<Script>, String) {
             );
         }
         if m.get("event").is_some() {
-            const EVENTS: [&str; 8] = [
+            const EVENTS: [&str; 9] = [
                 "page", "reminder", "resolve", "notify", "ack", "escalate", "handoff", "update",
+                "retro",
             ];
             let problems: Vec<&str> = [
                 (
