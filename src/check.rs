@@ -33,6 +33,8 @@ pub struct Check {
     pub area: Option<String>,
     /// Members who own it: tagged first among the area's experts.
     pub owners: Vec<String>,
+    /// Its freshness objective (`slo:`), if any.
+    pub slo: Option<crate::slo::Slo>,
     /// `file:line` where the check is defined, for messages.
     pub defined_at: String,
 }
@@ -109,6 +111,8 @@ pub struct Freshness {
     /// How a number in the timestamp column is read (`format:`); by default a number is not a
     /// time (an id or a code read as seconds since 1970 would look like a date in 1970).
     pub format: NumberFormat,
+    /// When loads are expected (`expect:`), judged with the thresholds (the worst wins).
+    pub expect: Option<crate::expect::Expect>,
 }
 
 /// How a number is read as a time.
@@ -215,13 +219,28 @@ pub struct HttpCheck {
     pub timestamp_pointer: Option<String>,
     pub thresholds: AgeThresholds,
     pub on_empty: OnEmpty,
+    /// When loads are expected (`expect:`, with `timestamp_pointer`).
+    pub expect: Option<crate::expect::Expect>,
 }
 
 impl CheckKind {
+    /// The expected loads of a freshness or http check, if it has them.
+    pub fn expect(&self) -> Option<&crate::expect::Expect> {
+        match self {
+            CheckKind::Freshness(f) => f.expect.as_ref(),
+            CheckKind::Http(h) => h.expect.as_ref(),
+            _ => None,
+        }
+    }
+
     /// What a check compares against, in words: `warn >2h, fail >6h`.
     pub fn thresholds(&self) -> String {
         let parts: Vec<String> = match self {
-            CheckKind::Freshness(f) => age_parts(&f.thresholds),
+            CheckKind::Freshness(f) => {
+                let mut p = age_parts(&f.thresholds);
+                p.extend(f.expect.as_ref().map(|e| e.describe()));
+                p
+            }
             CheckKind::RowCount(r) => {
                 let b = &r.bounds;
                 [
@@ -242,6 +261,7 @@ impl CheckKind {
                 let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
                 let mut p = vec![format!("expect {}", codes.join("|"))];
                 p.extend(age_parts(&h.thresholds));
+                p.extend(h.expect.as_ref().map(|e| e.describe()));
                 p
             }
         };

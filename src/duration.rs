@@ -138,6 +138,11 @@ pub fn limit(key: &str) -> (Duration, &'static str) {
         "run_lease" | "settle" => (D, "a restarted sync should show fresh data within a day"),
         "ack_timeout" => (7 * D, "escalation is for the same shift"),
         "cooldown" | "remind_every" => (30 * D, "use a silence for longer pauses"),
+        "grace" | "warn_grace" | "window" => (
+            31 * D,
+            "a load later than a month is missed; use error_after for longer",
+        ),
+        "duration" => (31 * D, "a maintenance window repeats; a longer pause is a silence"),
         _ => (3650 * D, "ten years is the longest duration syncwatch accepts"),
     };
     (Duration::from_secs(secs), why)

@@ -121,13 +121,11 @@ pub async fn announce_handoff(app: &App, now: DateTime<Utc>) -> bool {
     }
     let open = app.store.incidents(true, 50).await.unwrap_or_default();
     let mut silences = app.store.silences(now).await.unwrap_or_default();
-    silences.extend(
-        settings
-            .silences
-            .iter()
-            .filter(|s| s.from <= now && now < s.until)
-            .cloned(),
-    );
+    silences.extend(crate::silence::current(
+        &settings.silences,
+        &settings.maintenance,
+        now,
+    ));
     let actions = app.store.actions(true, None).await.unwrap_or_default();
     let text =
         crate::notify::incident::handoff_text(&member, rot.at(at), &open, &silences, &actions);

@@ -6,6 +6,30 @@ use crate::duration::{canonical, human};
 use crate::verdict::{Observed, Outcome, Verdict};
 use chrono::{DateTime, Utc};
 
+/// Adds the verdict of the expected loads to the age verdict: the worse wins, with its reason
+/// (both reasons when they agree on a bad verdict). No data is judged by `on_empty` alone.
+pub fn with_expect(
+    mut o: Outcome,
+    newest: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    e: &crate::expect::Expect,
+) -> Outcome {
+    let Some(newest) = newest else {
+        return o;
+    };
+    let j = e.judge(newest, now);
+    if j.verdict > o.verdict {
+        o.verdict = j.verdict;
+        o.reason = j.reason;
+    } else if j.verdict == o.verdict && j.verdict != Verdict::Pass {
+        o.reason = match (o.reason.take(), j.reason) {
+            (Some(a), Some(b)) => Some(format!("{b}; {a}")),
+            (a, b) => a.or(b),
+        };
+    }
+    o
+}
+
 /// Judges the age of the newest data. `newest == None` means the max was NULL (no rows).
 pub fn age(
     newest: Option<DateTime<Utc>>,

@@ -5,12 +5,14 @@
 //! `report`. The CLI (`src/cli/`) and the daemon are thin shells over these.
 
 pub mod app;
+pub mod calendar;
 pub mod check;
 pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod duration;
+pub mod expect;
 pub mod inbound;
 pub mod incidents;
 pub mod judge;
@@ -30,6 +32,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod shard;
 pub mod silence;
+pub mod slo;
 pub mod stats;
 pub mod status_page;
 pub mod store;

@@ -121,7 +121,8 @@ pub async fn run_shard(
     }
     let not_due = app.plan.checks.len() - chosen.len();
     let http_slots = Arc::new(Semaphore::new(app.plan.settings.http_concurrency));
-    let mut silences = app.plan.settings.silences.clone();
+    let settings = &app.plan.settings;
+    let mut silences = crate::silence::current(&settings.silences, &settings.maintenance, now);
     // A store that cannot be read (an outage) does not stop the watching: the settings'
     // silences still hold, and the runs are judged and exported, if not recorded.
     let mut store_errors = Vec::new();
@@ -261,7 +262,9 @@ async fn probe_one(app: &App, index: usize) -> CheckResult {
     let check: &Check = &app.plan.checks[index];
     let started_at = app.clock.now();
     let clock = Instant::now();
-    let outcome = app.probes.run(check).await;
+    let virtual_now =
+        matches!(app.clock, crate::clock::Clock::Virtual { .. }).then_some(started_at);
+    let outcome = app.probes.run(check, virtual_now).await;
     let duration = clock.elapsed();
     log_outcome(check, &outcome, duration);
     CheckResult {

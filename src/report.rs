@@ -206,6 +206,7 @@ pub fn plan_table(checks: &[Check], now: DateTime<Utc>, next: usize) -> String {
                 c.schedule.expr().into(),
                 tz.to_string(),
                 times.join(", "),
+                next_load(c, now).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -217,9 +218,41 @@ pub fn plan_table(checks: &[Check], now: DateTime<Utc>, next: usize) -> String {
             "SCHEDULE",
             "TIMEZONE",
             "NEXT RUNS",
+            "NEXT EXPECTED LOAD",
         ],
         &rows,
     )
+}
+
+/// The next expected load and its deadline, in the `expect` block's zone: `Mon 06:00 EST
+/// (missed at 08:00)`.
+fn next_load(c: &Check, now: DateTime<Utc>) -> Option<String> {
+    let e = c.kind.expect()?;
+    let tz = e.schedule.timezone();
+    let Some(l) = e.next(now) else {
+        return Some("none expected".into());
+    };
+    Some(format!(
+        "{} (missed at {})",
+        l.at.with_timezone(&tz).format("%a %Y-%m-%d %H:%M %Z"),
+        l.due.with_timezone(&tz).format("%a %H:%M")
+    ))
+}
+
+/// The next expected load as JSON: `at` and `deadline` in the block's zone.
+pub fn expect_json(c: &Check, now: DateTime<Utc>) -> Value {
+    let Some(e) = c.kind.expect() else {
+        return Value::Null;
+    };
+    let tz = e.schedule.timezone();
+    let next = e.next(now);
+    json!({
+        "describe": e.describe(),
+        "timezone": tz.to_string(),
+        "next_load": next.map(|l| l.at.with_timezone(&tz).to_rfc3339()),
+        "next_deadline": next.map(|l| l.due.with_timezone(&tz).to_rfc3339()),
+        "skip": e.skip.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+    })
 }
 
 /// What a check compares against, as numbers for scripts (seconds, bounds, conditions).
@@ -270,6 +303,7 @@ pub fn plan_json(checks: &[Check], now: DateTime<Utc>, next: usize) -> Value {
                     .into_iter()
                     .map(|t| t.with_timezone(&c.schedule.timezone()).to_rfc3339())
                     .collect::<Vec<_>>(),
+                "expect": expect_json(c, now),
             })
         })
         .collect();

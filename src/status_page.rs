@@ -38,6 +38,8 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd;vertical
 .fail{background:#fbd5d5;color:#8a1111}.error{background:#ead7f7;color:#5b1a84}.none{background:#eee;color:#444}\
 .strip{display:flex;gap:2px}.strip span{width:.6rem;height:1.1rem;border-radius:2px}\
 .strip .pass{background:#2e9e4f}.strip .warn{background:#d9a300}.strip .fail{background:#c62828}.strip .error{background:#7b3fb0}\
+.days{display:flex;height:.5rem;margin-top:.3rem;min-width:9rem}.days i{display:block;min-width:1px}\
+.days .pass{background:#2e9e4f}.days .warn{background:#d9a300}.days .fail{background:#c62828}.days .error{background:#7b3fb0}.days .none{background:#ddd}\
 .summary{font-size:1.1rem}.muted{color:#555;font-weight:400}.sr{position:absolute;left:-9999px}\
 td,th{overflow-wrap:anywhere}thead th{overflow-wrap:normal}.banner{background:#fbd5d5;color:#8a1111;border:2px solid #c62828;border-radius:.35rem;padding:.5rem .75rem;margin:.5rem 0}\
 @media (max-width:40rem){table,thead,tbody,tr,th,td{display:block;width:auto}thead{position:absolute;left:-9999px}\
@@ -56,6 +58,65 @@ pub struct Context {
     pub unrouted: Vec<String>,
     /// The public updates posted on the open incidents, newest first.
     pub updates: Vec<crate::store::incidents::IncidentUpdate>,
+    /// Silences and maintenance windows holding now.
+    pub silences: Vec<crate::silence::Silence>,
+    /// Each check's worst verdict per UTC day (`YYYY-MM-DD`), over the last `DAYS` days.
+    pub daily: HashMap<String, Vec<(String, Verdict)>>,
+}
+
+/// How many days the history bar shows.
+pub const DAYS: u32 = 90;
+
+/// The 90-day bar: one cell per UTC day (the day's worst verdict, or none), drawn as runs of
+/// equal days so a quiet check costs a few bytes, with the counts as text for screen readers.
+fn days_bar(days: Option<&Vec<(String, Verdict)>>, now: DateTime<Utc>) -> String {
+    let by_day: HashMap<&str, Verdict> = days
+        .map(|d| d.iter().map(|(day, v)| (day.as_str(), *v)).collect())
+        .unwrap_or_default();
+    let today = now.date_naive();
+    let cells: Vec<(chrono::NaiveDate, Option<Verdict>)> = (0..DAYS)
+        .rev()
+        .map(|back| {
+            let d = today - chrono::Duration::days(back as i64);
+            (
+                d,
+                by_day
+                    .get(d.format("%Y-%m-%d").to_string().as_str())
+                    .copied(),
+            )
+        })
+        .collect();
+    let mut bar = String::new();
+    let mut i = 0;
+    while i < cells.len() {
+        let (start, v) = cells[i];
+        let mut j = i;
+        while j + 1 < cells.len() && cells[j + 1].1 == v {
+            j += 1;
+        }
+        let class = v.map_or("none", |v| v.label());
+        let span = if i == j {
+            start.format("%b %d").to_string()
+        } else {
+            format!("{} – {}", start.format("%b %d"), cells[j].0.format("%b %d"))
+        };
+        let _ = write!(
+            bar,
+            "<i class=\"{class}\" style=\"flex:{}\" title=\"{span}: {}\"></i>",
+            j - i + 1,
+            v.map_or("no data", |v| v.label())
+        );
+        i = j + 1;
+    }
+    let count = |want: Option<Verdict>| cells.iter().filter(|c| c.1 == want).count();
+    format!(
+        "<div class=\"days\" aria-hidden=\"true\">{bar}</div><span class=\"sr\">last {DAYS} days (worst verdict of each UTC day): {} pass, {} warn, {} fail, {} error, {} without data</span>",
+        count(Some(Verdict::Pass)),
+        count(Some(Verdict::Warn)),
+        count(Some(Verdict::Fail)),
+        count(Some(Verdict::Error)),
+        count(None),
+    )
 }
 
 impl Context {
@@ -289,6 +350,23 @@ fn check_row(h: &mut String, row: &Row<'_>, ctx: &Context, now: DateTime<Utc>) {
         .as_deref()
         .map(|d| format!("<div class=\"muted\">{}</div>", escape(d)))
         .unwrap_or_default();
+    // A maintenance window or silence: the check runs, nothing pages; say so by the verdict.
+    let held = ctx
+        .silences
+        .iter()
+        .find(|s| s.covers(&c.name, now))
+        .map(|s| {
+            let (word, why) = match s.reason.strip_prefix("maintenance: ") {
+                Some(why) => ("MAINTENANCE", why),
+                None => ("SILENCED", s.reason.as_str()),
+            };
+            format!(
+                " <span class=\"v none\">{word}</span><div class=\"muted\">until {}: {}</div>",
+                ctx.time(s.until, "%a %H:%M %Z"),
+                escape(why)
+            )
+        })
+        .unwrap_or_default();
     let strip: String = row
         .history
         .iter()
@@ -304,10 +382,10 @@ fn check_row(h: &mut String, row: &Row<'_>, ctx: &Context, now: DateTime<Utc>) {
     let _ = write!(
         h,
         "<tr data-check=\"{name}\"><th scope=\"row\">{name}{desc}</th>\
-         <td data-label=\"Verdict\"><span class=\"v {class}\">{verdict}</span>{reason}</td><td data-label=\"Data age\">{age}</td>\
+         <td data-label=\"Verdict\"><span class=\"v {class}\">{verdict}</span>{held}{reason}</td><td data-label=\"Data age\">{age}</td>\
          <td data-label=\"Thresholds\">{}</td><td data-label=\"Last run\">{last}</td>\
          <td data-label=\"Recent runs\"><div class=\"strip\" aria-hidden=\"true\">{strip}</div>\
-         <span class=\"sr\">last {} runs: {} pass, {} warn, {} fail, {} error</span></td></tr>",
+         <span class=\"sr\">last {} runs: {} pass, {} warn, {} fail, {} error</span>{days}</td></tr>",
         escape(&c.kind.thresholds()),
         row.history.len(),
         counts("pass"),
@@ -315,6 +393,7 @@ fn check_row(h: &mut String, row: &Row<'_>, ctx: &Context, now: DateTime<Utc>) {
         counts("fail"),
         counts("error"),
         name = escape(&c.name),
+        days = days_bar(ctx.daily.get(&c.name), now),
     );
 }
 

@@ -81,7 +81,14 @@ async fn checks(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Result<Json
         .iter()
         .map(|c| {
             let last = latest.get(&c.name);
+            let mut expect = crate::report::expect_json(c, now);
+            if let (Some(e), Some(r)) = (c.kind.expect(), last) {
+                if let crate::verdict::Observed::Age { newest, .. } = r.outcome.observed {
+                    expect["lateness_seconds"] = json!(e.lateness(newest, now));
+                }
+            }
             json!({
+                "expect": expect,
                 "name": c.name,
                 "description": c.description,
                 "kind": c.kind.label(),
@@ -215,7 +222,21 @@ async fn page(
         })
         .map(|c| c.name.clone())
         .collect();
+    let settings = &app.plan.settings;
+    let mut silences = crate::silence::current(&settings.silences, &settings.maintenance, now);
+    silences.extend(app.store.silences(now).await.map_err(store_error)?);
+    let mut daily: std::collections::HashMap<String, Vec<(String, Verdict)>> = Default::default();
+    for (check, day, v) in app
+        .store
+        .daily_worst(now - chrono::Duration::days(crate::status_page::DAYS as i64))
+        .await
+        .map_err(store_error)?
+    {
+        daily.entry(check).or_default().push((day, v));
+    }
     let ctx = crate::status_page::Context {
+        silences,
+        daily,
         zone: app.plan.settings.oncall.as_ref().map(|o| o.timezone),
         states,
         reload_failure: d.reload_failure(),

@@ -504,3 +504,63 @@ checks:
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn expected_loads_calendars_and_maintenance_windows_are_checked_with_the_rest() {
+    let settings = "\
+sources:
+  pad: { url: \"sqlite:pad.db\" }
+calendars:
+  us_holidays: { ics: holidays.ics }
+  shutdown: { dates: [2026-08-10, 2026-8-32] }
+  missing: { ics: nowhere.ics }
+silences:
+  - { check: \"van_*\", schedule: \"0 2 * * 0\", duration: 0s, reason: maintenance }
+  - { check: \"van_*\", schedule: \"0 2 * * 0\", duration: 2h, from: \"2026-01-01T00:00:00Z\", reason: mixed }
+";
+    let checks = "\
+checks:
+  - name: van_a
+    source: pad
+    freshness: { table: t, column: ts, expect: { schedule: \"0 6 * * 1-5\", deadline: \"0 9 * * *\", grace: 2h } }
+  - name: van_b
+    source: pad
+    freshness: { table: t, column: ts, expect: { schedule: \"0 6 * * 1-5\", grace: 1h, warn_grace: 2h, skip: [us_holiday] } }
+  - name: van_c
+    source: pad
+    freshness: { table: t, column: ts, expect: { deadline: \"0 10 * * *\", grace: 1h } }
+  - name: van_d
+    source: pad
+    freshness: { table: t, column: ts, expect: { schedule: \"0 6 * * 1-5\", grace: 40d } }
+  - name: van_ok
+    source: pad
+    freshness: { table: t, column: ts, expect: { schedule: \"0 6 * * 1-5\", timezone: America/New_York, grace: 2h, skip: [shutdown] } }
+";
+    let f = common::Fixture::new(settings, &[("c.yaml", checks)]);
+    std::fs::write(
+        f.path().join("holidays.ics"),
+        "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nSUMMARY:Standup\nDTSTART:20261225T090000Z\nEND:VEVENT\nEND:VCALENDAR\n",
+    )
+    .unwrap();
+    let errors = f.load().expect_err("refused");
+    let dir = format!("{}/", f.path().display());
+    let got: Vec<String> = errors
+        .0
+        .iter()
+        .map(|d| d.to_string().replace(&dir, ""))
+        .collect();
+    let want = [
+        "syncwatch.yaml:5:35: calendars.shutdown.dates[1]: \"2026-8-32\" is not a date (write YYYY-MM-DD, e.g. 2026-12-25)",
+        "syncwatch.yaml:6:19: calendars.missing.ics: cannot use \"nowhere.ics\": cannot read it: No such file or directory (os error 2)",
+        "syncwatch.yaml:8:56: silences[0].duration: \"0s\" is zero (use a positive duration)",
+        "syncwatch.yaml:9:60: silences[1].from: `from` goes with a one-off silence; this one repeats on `schedule` (a recurring window is schedule + duration (+ timezone))",
+        "checks/c.yaml:4:48: check \"van_a\": freshness.expect: has both schedule and deadline (`schedule` + `grace` for load times, or `deadline` + `window` for a window that ends at a deadline)",
+        "checks/c.yaml:7:98: check \"van_b\": freshness.expect.warn_grace: warn_grace (2h) must be less than the grace (1h) (a late load warns first, then fails)",
+        "checks/c.yaml:7:109: check \"van_b\": freshness.expect.skip[0]: unknown calendar \"us_holiday\" (did you mean \"us_holidays\"?)",
+        "checks/c.yaml:10:40: check \"van_c\": freshness.expect: missing required field \"window\"",
+        "checks/c.yaml:10:81: check \"van_c\": freshness.expect.grace: `grace` goes with `schedule` (with `deadline`, the data must land in the `window` before it)",
+        "checks/c.yaml:13:82: check \"van_d\": freshness.expect.grace: \"40d\" is longer than grace allows (31d) (a load later than a month is missed; use error_after for longer)",
+        "holidays.ics:3:1: event 1 (Standup): DTSTART \"20261225T090000Z\" is a date and time, not a day (calendars hold all-day events, e.g. DTSTART;VALUE=DATE:20261225)",
+    ];
+    assert_eq!(got, want, "got:\n{}", got.join("\n"));
+}

@@ -118,3 +118,53 @@ async fn status_timeouts_and_body_timestamps() {
         Some("hdr-secret-slow")
     );
 }
+
+/// An HTTP health endpoint's own "last success" judged against expected loads, at chosen
+/// instants (the clock passed in): Mon–Fri 06:00 New York with 2h grace.
+#[tokio::test]
+async fn a_sync_services_last_success_is_judged_against_its_expected_loads() {
+    use chrono::TimeZone;
+    let ny = |d: u32, h: u32, m: u32| {
+        chrono_tz::America::New_York
+            .with_ymd_and_hms(2026, 12, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let server = http_server::start(vec![(
+        "/sync",
+        ok(&format!(
+            "{{\"last_success_at\": \"{}\"}}",
+            ny(4, 6, 4).to_rfc3339()
+        )),
+    )])
+    .await;
+    let checks = format!(
+        "checks:\n  - name: partner_api\n    http: {{ url: \"{}/sync\", timestamp_pointer: /last_success_at, \
+         expect: {{ schedule: \"0 6 * * 1-5\", timezone: America/New_York, grace: 2h }} }}\n",
+        server.base
+    );
+    let f = Fixture::new("", &[("http.yaml", &checks)]);
+    let plan = f.plan();
+    let at = |t| {
+        let plan = plan.clone();
+        async move {
+            let app =
+                syncwatch::app::App::build_with_clock(plan, syncwatch::clock::Clock::virtual_at(t))
+                    .await
+                    .unwrap();
+            let r = syncwatch::pass::run(app.clone(), &syncwatch::pass::Selection::All, t)
+                .await
+                .unwrap();
+            app.close().await;
+            r.results[0].outcome.clone()
+        }
+    };
+    // Sunday: nothing expected. Monday 09:00: the 06:00 load is missed.
+    assert_eq!(at(ny(6, 12, 0)).await.verdict, Verdict::Pass);
+    let missed = at(ny(7, 9, 0)).await;
+    assert_eq!(missed.verdict, Verdict::Fail);
+    assert_eq!(
+        missed.reason.as_deref(),
+        Some("the Mon 06:00 load is 3h00m late (grace 2h); newest data is from Fri 06:04")
+    );
+}

@@ -86,7 +86,8 @@ pub enum Command {
     /// and resolve, the timeline, what automation did, action items, and prompts for the team.
     /// `--done [--doc URL]` marks it done; `--action TEXT --owner MEMBER [--due DATE]` assigns.
     Retro(retro::Args),
-    /// Reports over the history: `report oncall` (how on-call is going).
+    /// Reports over the history: `report oncall` (how on-call is going), `report slo` (freshness
+    /// objectives met or missed, error budget left).
     Report(report::Args),
     /// Action items from retros: `list` (open ones; --all for done too), `done N`.
     Actions(retro::ActionsArgs),

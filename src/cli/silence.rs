@@ -60,6 +60,22 @@ async fn silence(
     } else if list {
         let mut all = plan.settings.silences.clone();
         all.retain(|s| s.until > now);
+        // Recurring maintenance windows: the one open now, else the next one.
+        for w in &plan.settings.maintenance {
+            let next = w.at(now).or_else(|| {
+                let from = w.next(now)?;
+                let until =
+                    from.checked_add_signed(chrono::Duration::from_std(w.duration).ok()?)?;
+                Some(syncwatch::silence::Silence {
+                    id: None,
+                    pattern: w.pattern.clone(),
+                    from,
+                    until,
+                    reason: format!("maintenance: {}", w.reason),
+                })
+            });
+            all.extend(next);
+        }
         all.extend(store.silences(now).await?);
         match format {
             Format::Json => println!("{:#}", serde_json::json!({ "silences": all })),
@@ -71,8 +87,13 @@ async fn silence(
                     .iter()
                     .map(|s| {
                         vec![
-                            s.id.map(|i| i.to_string())
-                                .unwrap_or_else(|| "settings".into()),
+                            s.id.map(|i| i.to_string()).unwrap_or_else(|| {
+                                if s.reason.starts_with("maintenance: ") {
+                                    "maintenance".into()
+                                } else {
+                                    "settings".into()
+                                }
+                            }),
                             s.pattern.clone(),
                             s.from.format("%Y-%m-%d %H:%M UTC").to_string(),
                             s.until.format("%Y-%m-%d %H:%M UTC").to_string(),

@@ -16,6 +16,8 @@ pub struct Scope<'s> {
     pub routes: &'s BTreeSet<String>,
     /// The rotation's members, and the areas their `expertise` covers.
     pub people: super::oncall::People<'s>,
+    /// The settings' calendars, for `expect.skip`.
+    pub calendars: &'s super::expect::Calendars,
 }
 
 /// One entry of a file's `checks` list: its name (even when the check is invalid, so that
@@ -81,6 +83,7 @@ fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
         on_failure: inner.on_failure.over(&outer.on_failure),
         area: inner.area.clone().or_else(|| outer.area.clone()),
         owners: inner.owners.clone().or_else(|| outer.owners.clone()),
+        slo: inner.slo.or(outer.slo),
     }
 }
 
@@ -119,7 +122,7 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
         .unwrap_or(Some(defaults.timezone.unwrap_or(chrono_tz::Tz::UTC)));
     let schedule_node = m.get("schedule");
     let expr = match &schedule_node {
-        Some(n) => n.string().filter(|s| settings::check_cron(n, s)),
+        Some(n) => n.string().filter(|s| super::node::check_cron(n, s)),
         None => Some(
             defaults
                 .schedule
@@ -169,7 +172,11 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
         .and_then(|n| n.seq())
         .map(|items| items.iter().filter_map(|i| i.string()).collect())
         .unwrap_or_default();
-    let kind = decode_kind(&m);
+    let kind = decode_kind(&m, scope.calendars, tz);
+    let slo = match m.get("slo") {
+        Some(n) => settings::slo(&n).map(Some),
+        None => Some(defaults.slo),
+    };
     let is_http = m.has("http");
     let source = decode_source(&m, defaults, scope, is_http);
     m.finish();
@@ -190,6 +197,7 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
             runbook,
             area,
             owners,
+            slo: slo?,
             labels,
             kind: kind?,
             defined_at: item.location(),
@@ -256,7 +264,11 @@ fn decode_source(
     None
 }
 
-fn decode_kind(m: &MapNode<'_>) -> Option<CheckKind> {
+fn decode_kind(
+    m: &MapNode<'_>,
+    calendars: &super::expect::Calendars,
+    tz: Option<chrono_tz::Tz>,
+) -> Option<CheckKind> {
     let present: Vec<(&str, Node<'_>)> = KINDS
         .iter()
         .filter_map(|k| m.get(k).map(|n| (*k, n)))
@@ -270,10 +282,10 @@ fn decode_kind(m: &MapNode<'_>) -> Option<CheckKind> {
             None
         }
         [(kind, node)] => match *kind {
-            "freshness" => super::kinds::freshness(node).map(CheckKind::Freshness),
+            "freshness" => super::kinds::freshness(node, calendars, tz).map(CheckKind::Freshness),
             "row_count" => super::kinds::row_count(node).map(CheckKind::RowCount),
             "sql" => super::kinds::sql(node).map(CheckKind::Sql),
-            _ => super::http::decode(node).map(CheckKind::Http),
+            _ => super::http::decode(node, calendars, tz).map(CheckKind::Http),
         },
         [_, (second, node), ..] => {
             node.key_error(

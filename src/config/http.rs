@@ -5,7 +5,11 @@ use super::node::{MapNode, Node};
 use crate::check::{AgeThresholds, HttpCheck};
 use std::time::Duration;
 
-pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
+pub fn decode(
+    node: &Node<'_>,
+    calendars: &super::expect::Calendars,
+    tz: Option<chrono_tz::Tz>,
+) -> Option<HttpCheck> {
     let m = node.map()?;
     let url = m.req("url").and_then(|n| super::respond::http_url(&n));
     let method = super::respond::method(
@@ -33,10 +37,11 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
         ok
     });
     let has_pointer = m.has("timestamp_pointer");
+    let expect = super::expect::decode(&m, calendars, tz);
     let thresholds = if has_pointer {
-        age_thresholds(&m)
+        age_thresholds(&m, expect.is_none())
     } else {
-        for k in ["warn_after", "error_after", "future_tolerance"] {
+        for k in ["warn_after", "error_after", "future_tolerance", "expect"] {
             if let Some(n) = m.get(k) {
                 n.error(
                     format!("{k} needs timestamp_pointer"),
@@ -61,6 +66,14 @@ pub fn decode(node: &Node<'_>) -> Option<HttpCheck> {
         timestamp_pointer: if has_pointer { Some(pointer?) } else { None },
         thresholds: thresholds?,
         on_empty: on_empty?,
+        expect: if has_pointer {
+            match expect {
+                None => None,
+                Some(e) => Some(e?),
+            }
+        } else {
+            None
+        },
     })
 }
 

@@ -4,7 +4,11 @@ use super::node::{MapNode, Node};
 use crate::check::*;
 use std::time::Duration;
 
-pub fn freshness(node: &Node<'_>) -> Option<Freshness> {
+pub fn freshness(
+    node: &Node<'_>,
+    calendars: &super::expect::Calendars,
+    tz: Option<chrono_tz::Tz>,
+) -> Option<Freshness> {
     let m = node.map()?;
     let table = m.get("table").and_then(|n| table_ref(&n));
     let column = m.get("column").and_then(|n| identifier(&n));
@@ -54,7 +58,8 @@ pub fn freshness(node: &Node<'_>) -> Option<Freshness> {
                 })
         }
     };
-    let thresholds = age_thresholds(&m);
+    let expect = super::expect::decode(&m, calendars, tz);
+    let thresholds = age_thresholds(&m, expect.is_none());
     let on_empty = on_empty(&m);
     let format = match m.get("format") {
         None => Some(NumberFormat::NotATime),
@@ -79,18 +84,23 @@ pub fn freshness(node: &Node<'_>) -> Option<Freshness> {
         thresholds: thresholds?,
         on_empty: on_empty?,
         format: format?,
+        expect: match expect {
+            None => None,
+            Some(e) => Some(e?),
+        },
     })
 }
 
 /// `warn_after` / `error_after`: at least one, and warn strictly below error.
-pub(super) fn age_thresholds(m: &MapNode<'_>) -> Option<AgeThresholds> {
+/// With `expect`, neither is needed.
+pub(super) fn age_thresholds(m: &MapNode<'_>, required: bool) -> Option<AgeThresholds> {
     let warn = m.get("warn_after").map(|n| n.duration());
     let error = m.get("error_after").map(|n| n.duration());
-    if warn.is_none() && error.is_none() {
+    if warn.is_none() && error.is_none() && required {
         m.missing(
             "error_after",
             Some(
-                "set `warn_after`, `error_after` or both, e.g. warn_after: 2h, error_after: 6h"
+                "set `warn_after`, `error_after` or both, e.g. warn_after: 2h, error_after: 6h (or `expect:` load times)"
                     .into(),
             ),
         );

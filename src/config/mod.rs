@@ -4,6 +4,7 @@
 
 mod checks;
 pub mod diag;
+mod expect;
 mod http;
 pub mod incidents;
 mod interp;
@@ -133,6 +134,7 @@ pub fn load_with(
         defaults: &settings.defaults,
         sources: &declared,
         routes: &routes,
+        calendars: &settings.calendars,
         people: oncall::People {
             members: &members,
             areas: &areas,

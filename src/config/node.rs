@@ -403,3 +403,18 @@ pub fn timezone(node: &Node<'_>) -> Option<chrono_tz::Tz> {
         }
     }
 }
+
+/// A cron expression that parses (and fires); a problem at the node if not.
+pub fn check_cron(node: &Node<'_>, expr: &str) -> bool {
+    let parsed = node.ctx.crons.borrow_mut().get(expr);
+    match parsed {
+        Ok(_) => true,
+        Err(e) => {
+            node.error(
+                format!("invalid cron expression \"{expr}\": {e}"),
+                Some("e.g. \"*/15 * * * *\" (minute hour day-of-month month day-of-week) or \"@hourly\"".into()),
+            );
+            false
+        }
+    }
+}

@@ -4,7 +4,7 @@ use super::node::{MapNode, Node};
 use super::respond::{http_url, optional_headers};
 use crate::notify::notifier::{Notifier, NotifierKind, SlackTarget};
 use crate::restart::action::KubeSpec;
-use crate::silence::Silence;
+use crate::silence::{MaintenanceWindow, Silence};
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -186,11 +186,67 @@ pub fn routes(m: &MapNode<'_>, notifiers: &BTreeSet<String>) -> BTreeMap<String,
     out
 }
 
-pub fn silences(m: &MapNode<'_>) -> Vec<Silence> {
+/// Fixed silences (`from` + `until`) and recurring maintenance windows (`schedule` +
+/// `duration`, in `timezone`, default UTC).
+pub fn silences(m: &MapNode<'_>) -> (Vec<Silence>, Vec<MaintenanceWindow>) {
     let Some(items) = m.get("silences").and_then(|n| n.seq()) else {
-        return Vec::new();
+        return Default::default();
     };
-    items.iter().filter_map(silence).collect()
+    let mut fixed = Vec::new();
+    let mut windows = Vec::new();
+    for node in items {
+        let recurring = node
+            .map()
+            .is_some_and(|sm| sm.has("schedule") || sm.has("duration"));
+        if recurring {
+            windows.extend(window(&node));
+        } else {
+            fixed.extend(silence(&node));
+        }
+    }
+    (fixed, windows)
+}
+
+fn window(node: &Node<'_>) -> Option<MaintenanceWindow> {
+    let sm = node.map()?;
+    let pattern = sm.req("check").and_then(|n| n.string());
+    let expr = sm.req("schedule").and_then(|n| {
+        let s = n.string()?;
+        super::node::check_cron(&n, &s).then_some((s, n))
+    });
+    let duration = sm.req("duration").and_then(|n| {
+        let d = n.duration()?;
+        if d.is_zero() {
+            n.error(
+                "a maintenance window lasts longer than 0s",
+                Some("e.g. duration: 2h".into()),
+            );
+            return None;
+        }
+        Some(d)
+    });
+    let tz = match sm.get("timezone") {
+        Some(n) => super::node::timezone(&n),
+        None => Some(chrono_tz::UTC),
+    };
+    let reason = sm.req("reason").and_then(|n| n.string());
+    for k in ["from", "until"] {
+        if let Some(n) = sm.get(k) {
+            n.key_error(
+                format!("`{k}` goes with a one-off silence; this one repeats on `schedule`"),
+                Some("a recurring window is schedule + duration (+ timezone)".into()),
+            );
+        }
+    }
+    sm.finish();
+    let (expr, n) = expr?;
+    let cron = n.ctx.crons.borrow_mut().get(&expr).ok()?;
+    Some(MaintenanceWindow {
+        pattern: pattern?,
+        schedule: crate::schedule::Schedule::from_parts(&expr, cron, tz?),
+        duration: duration?,
+        reason: reason?,
+    })
 }
 
 fn silence(node: &Node<'_>) -> Option<Silence> {

@@ -23,6 +23,8 @@ pub struct Settings {
     /// Route name → notifier names (each notifier is also a route to itself).
     pub routes: BTreeMap<String, Vec<String>>,
     pub silences: Vec<crate::silence::Silence>,
+    /// Recurring maintenance windows (`silences:` with `schedule` + `duration`).
+    pub maintenance: Vec<crate::silence::MaintenanceWindow>,
     pub kubernetes: Option<crate::restart::action::KubeSpec>,
     /// Linked from pages.
     pub dashboard_url: Option<String>,
@@ -41,6 +43,8 @@ pub struct Settings {
     pub inbound: crate::inbound::InboundRules,
     /// Partners by key (a check's `partner` label).
     pub partners: BTreeMap<String, crate::partners::Partner>,
+    /// Business calendars by name (`expect.skip`).
+    pub calendars: BTreeMap<String, std::sync::Arc<crate::calendar::Calendar>>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,7 @@ pub struct Defaults {
     pub on_failure: super::respond::Partial,
     pub area: Option<String>,
     pub owners: Option<Vec<String>>,
+    pub slo: Option<crate::slo::Slo>,
 }
 
 pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
@@ -124,11 +129,12 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
             }
         }
     }
-    let silences = super::notifiers::silences(&m);
+    let (silences, maintenance) = super::notifiers::silences(&m);
     let kubernetes = super::notifiers::kubernetes(&m, env);
     let dashboard_url = m.str("dashboard_url");
     let oncall = super::oncall::decode(&m);
     let partners = super::oncall::partners(&m);
+    let calendars = super::expect::calendars(&m, base_dir);
     let incidents = super::incidents::decode(&m, &routes, &notifiers);
     let api = super::incidents::api(&m);
     let inbound = super::incidents::inbound(&m, &notifiers);
@@ -144,6 +150,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         notifiers,
         routes,
         silences,
+        maintenance,
         kubernetes,
         dashboard_url,
         drain_timeout,
@@ -154,6 +161,7 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
         api,
         inbound,
         partners,
+        calendars,
         checks_dir,
         store,
         sources,
@@ -216,7 +224,7 @@ pub fn decode_defaults(
     let source = m.str("source");
     let schedule = m.get("schedule").and_then(|n| {
         let s = n.string()?;
-        check_cron(&n, &s).then_some(s)
+        super::node::check_cron(&n, &s).then_some(s)
     });
     let timezone = m.get("timezone").and_then(|n| super::node::timezone(&n));
     let labels = m.get("labels").and_then(|n| labels(&n)).unwrap_or_default();
@@ -241,6 +249,7 @@ pub fn decode_defaults(
                 .collect()
         });
     }
+    let slo = m.get("slo").and_then(|n| slo(&n));
     m.finish();
     Defaults {
         source,
@@ -251,21 +260,53 @@ pub fn decode_defaults(
         on_failure,
         area,
         owners,
+        slo,
     }
 }
 
-pub fn check_cron(node: &Node<'_>, expr: &str) -> bool {
-    let parsed = node.ctx.crons.borrow_mut().get(expr);
-    match parsed {
-        Ok(_) => true,
-        Err(e) => {
-            node.error(
-                format!("invalid cron expression \"{expr}\": {e}"),
-                Some("e.g. \"*/15 * * * *\" (minute hour day-of-month month day-of-week) or \"@hourly\"".into()),
-            );
-            false
+/// `slo: { objective: 99.5%, window: 28d }` (window defaults to 28 days).
+pub fn slo(node: &Node<'_>) -> Option<crate::slo::Slo> {
+    let m = node.map()?;
+    let objective = m.req("objective").and_then(|n| {
+        let hint = Some("a percentage below 100, e.g. objective: 99.5%".to_string());
+        let percent = match &n.value {
+            yaml_serde::Value::String(s) => s
+                .trim()
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<f64>().ok()),
+            _ => n.number().filter(|p| *p >= 1.0),
+        };
+        match percent {
+            Some(p) if p > 0.0 && p < 100.0 => Some(p / 100.0),
+            Some(p) => {
+                n.error(format!("{p}% is not an objective"), hint);
+                None
+            }
+            None => {
+                n.error("is not a percentage", hint);
+                None
+            }
         }
-    }
+    });
+    let window = match m.get("window") {
+        Some(n) => n.duration().filter(|w| {
+            let ok = (3600..=366 * 86_400).contains(&w.as_secs());
+            if !ok {
+                n.error(
+                    "an SLO window is between 1h and 366d",
+                    Some("e.g. window: 28d".into()),
+                );
+            }
+            ok
+        }),
+        None => Some(Duration::from_secs(28 * 86_400)),
+    };
+    m.finish();
+    let window = window?;
+    Some(crate::slo::Slo {
+        objective: objective?,
+        window,
+    })
 }
 
 const RESERVED_LABELS: [&str; 6] = ["check", "source", "kind", "verdict", "job", "instance"];

@@ -28,6 +28,13 @@ pub struct Series {
     failures: Option<f64>,
     silenced: Option<f64>,
     blocked: Option<f64>,
+    next_deadline: Option<f64>,
+    lateness: Option<f64>,
+    slo_objective: Option<f64>,
+    slo_good: Option<f64>,
+    slo_achieved: Option<f64>,
+    slo_budget: Option<f64>,
+    slo_unknown: Option<f64>,
     runs: [u64; 4],
     skipped: u64,
 }
@@ -52,6 +59,10 @@ impl Series {
             CheckKind::Http(h) if h.timestamp_pointer.is_some() => Some(h.thresholds),
             _ => None,
         };
+        s.slo_objective = c.slo.map(|o| o.objective);
+        if c.slo.is_none() {
+            (s.slo_good, s.slo_achieved, s.slo_budget, s.slo_unknown) = (None, None, None, None);
+        }
         s.warn_after = ages.and_then(|t| t.warn_after).map(|d| d.as_secs_f64());
         s.error_after = ages.and_then(|t| t.error_after).map(|d| d.as_secs_f64());
         s.bounds = match &c.kind {
@@ -76,6 +87,9 @@ impl Series {
         count: bool,
     ) {
         self.verdict = Some(verdict);
+        if self.slo_objective.is_some() {
+            self.slo_good = crate::slo::good(verdict).map(|g| if g { 1.0 } else { 0.0 });
+        }
         if count {
             self.runs[verdict as usize] += 1;
         }
@@ -121,6 +135,20 @@ impl Series {
         });
     }
 
+    /// Checks with expected loads: the next load's deadline and how late the current load is,
+    /// as of the run.
+    pub fn expected(&mut self, deadline: Option<f64>, lateness: f64) {
+        self.next_deadline = deadline;
+        self.lateness = Some(lateness);
+    }
+
+    /// The SLO over its window, as of the last computation.
+    pub fn slo(&mut self, a: &crate::slo::Achieved) {
+        self.slo_achieved = a.achieved;
+        self.slo_budget = a.budget_left;
+        self.slo_unknown = Some(a.unknown_seconds);
+    }
+
     pub fn skip(&mut self) {
         self.skipped += 1;
     }
@@ -150,7 +178,7 @@ type Pick = fn(&Series) -> Option<f64>;
 
 /// Writes every per-check family, checks in name order, labels in name order.
 pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
-    let gauges: [(&str, &str, Pick); 11] = [
+    let gauges: [(&str, &str, Pick); 18] = [
         (
             "syncwatch_check_data_age_seconds",
             "Age of the newest data at the last run, by the source's clock.",
@@ -200,6 +228,41 @@ pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
             "syncwatch_check_silenced",
             "1 if a silence or maintenance window covered the check at its last run.",
             |s| s.silenced,
+        ),
+        (
+            "syncwatch_check_next_deadline_timestamp_seconds",
+            "Checks with expected loads: when the next expected load is missed (its grace or window ends), as of the last run.",
+            |s| s.next_deadline,
+        ),
+        (
+            "syncwatch_check_load_lateness_seconds",
+            "Checks with expected loads: how late the current load was at the last run (0 when on time).",
+            |s| s.lateness,
+        ),
+        (
+            "syncwatch_check_slo_objective_ratio",
+            "Checks with an slo: the objective, e.g. 0.995.",
+            |s| s.slo_objective,
+        ),
+        (
+            "syncwatch_check_slo_good",
+            "Checks with an slo: 1 if the last run met the freshness (pass or warn), 0 if it failed; absent when it could not be read. 1 - avg_over_time of it is the bad-time ratio burn-rate alerts use.",
+            |s| s.slo_good,
+        ),
+        (
+            "syncwatch_check_slo_achieved_ratio",
+            "Checks with an slo: the share of known time over the SLO window that met the freshness (recomputed every few minutes).",
+            |s| s.slo_achieved,
+        ),
+        (
+            "syncwatch_check_slo_error_budget_remaining_ratio",
+            "Checks with an slo: the share of the error budget left over the SLO window (below 0 when spent).",
+            |s| s.slo_budget,
+        ),
+        (
+            "syncwatch_check_slo_unknown_seconds",
+            "Checks with an slo: time in the SLO window with no run in time or an error verdict.",
+            |s| s.slo_unknown,
         ),
         (
             "syncwatch_check_blocked",

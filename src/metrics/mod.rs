@@ -42,6 +42,8 @@ pub struct Metrics {
     /// The incident history's families (time to ack and resolve, pages per member), rendered
     /// from the store at most once a minute.
     history: Mutex<(Option<std::time::Instant>, String)>,
+    /// When the SLO figures were last computed from the store.
+    slo_at: Mutex<Option<std::time::Instant>>,
     /// Per-check series by check name.
     checks: Mutex<BTreeMap<String, checks::Series>>,
     /// The on-call rotation, for `syncwatch_oncall_info` (who holds each role at scrape time).
@@ -156,6 +158,7 @@ impl Metrics {
             incidents_open: gauge(&r, "syncwatch_incidents_open", "Incidents opened by a page and not resolved yet."),
             incidents_unacked: gauge(&r, "syncwatch_incidents_unacknowledged", "Open incidents nobody has acknowledged."),
             history: Mutex::new((None, String::new())),
+            slo_at: Mutex::new(None),
             retros_overdue: gauge(&r, "syncwatch_retros_overdue", "Retros past their due date and not marked done."),
             actions_open: gauge(&r, "syncwatch_action_items_open", "Retro action items not done yet."),
             inbound: counters(
@@ -278,6 +281,24 @@ impl Metrics {
         *self.history.lock().expect("metrics lock") = (Some(std::time::Instant::now()), out);
     }
 
+    /// Whether the SLO figures are due to be computed again (every five minutes; the first
+    /// time at once).
+    pub fn slo_due(&self) -> bool {
+        let mut at = self.slo_at.lock().expect("metrics lock");
+        let due = at.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(300));
+        if due {
+            *at = Some(std::time::Instant::now());
+        }
+        due
+    }
+
+    /// One check's SLO over its window.
+    pub fn slo(&self, check: &str, a: &crate::slo::Achieved) {
+        if let Some(s) = self.checks.lock().expect("metrics lock").get_mut(check) {
+            s.slo(a);
+        }
+    }
+
     /// Counts one request on `/hooks/`.
     pub fn inbound(&self, vendor: &str, result: &str) {
         self.inbound.with_label_values(&[vendor, result]).inc();
@@ -310,6 +331,16 @@ impl Metrics {
         );
         if let Some(d) = &r.decision {
             s.held(d.held.as_deref().unwrap_or(""));
+        }
+        if let Some(e) = c.kind.expect() {
+            let newest = match r.outcome.observed {
+                crate::verdict::Observed::Age { newest, .. } => newest,
+                _ => None,
+            };
+            s.expected(
+                e.next(r.started_at).map(|l| ts(l.due)),
+                e.lateness(newest, r.started_at),
+            );
         }
         match &r.state {
             Some(state) => s.state(state.consecutive_failures, state.last_success_at.map(ts)),

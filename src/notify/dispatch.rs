@@ -142,6 +142,19 @@ pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime
         if let Ok((overdue, open)) = app.store.followthrough_counts(&today).await {
             m.followthrough(overdue, open);
         }
+        if m.slo_due() {
+            let now = app.clock.now();
+            for c in app.plan.checks.iter().filter(|c| c.slo.is_some()) {
+                let slo = c.slo.expect("filtered");
+                let from = now - chrono::Duration::from_std(slo.window).unwrap_or_default();
+                if let Ok(runs) = app.store.slo_runs(&c.name, from, now).await {
+                    m.slo(
+                        &c.name,
+                        &crate::slo::compute(&runs, &c.schedule, from, now, slo.objective),
+                    );
+                }
+            }
+        }
         if m.history_due() {
             if let Ok(all) = app.store.incidents_since(DateTime::UNIX_EPOCH).await {
                 m.incident_history(&all, zone);

@@ -91,7 +91,12 @@ pub async fn probe(
             return Outcome::error(format!("{shown}: {pointer} is {other}, not a timestamp"))
         }
     };
-    judge::age(newest, now(), &c.thresholds, c.on_empty)
+    let now = now();
+    let outcome = judge::age(newest, now, &c.thresholds, c.on_empty);
+    match &c.expect {
+        Some(e) => judge::with_expect(outcome, newest, now, e),
+        None => outcome,
+    }
 }
 
 /// reqwest errors print the full URL, which may hold a token: describe without it.

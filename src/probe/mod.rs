@@ -27,12 +27,16 @@ pub struct Probes {
 }
 
 impl Probes {
-    pub async fn run(&self, check: &Check) -> Outcome {
+    /// Runs one check. Ages are judged at the database's clock (HTTP: this host's), unless
+    /// `at` is given: a virtual clock's instant (tests that judge at chosen times).
+    pub async fn run(&self, check: &Check, at: Option<DateTime<Utc>>) -> Outcome {
         let source = check.source.as_ref().and_then(|s| self.sources.get(s));
         let result = match (&check.kind, source) {
-            (CheckKind::Http(h), _) => return http::probe(&self.http, h, Utc::now).await,
+            (CheckKind::Http(h), _) => {
+                return http::probe(&self.http, h, move || at.unwrap_or_else(Utc::now)).await
+            }
             (_, None) => Err("source is not configured".to_string()),
-            (CheckKind::Freshness(f), Some(src)) => freshness(src, f).await,
+            (CheckKind::Freshness(f), Some(src)) => freshness(src, f, at).await,
             (CheckKind::RowCount(r), Some(src)) => row_count(src, r).await,
             (CheckKind::Sql(s), Some(src)) => sql_assert(src, s).await,
         };
@@ -40,7 +44,11 @@ impl Probes {
     }
 }
 
-async fn freshness(src: &SourcePool, f: &Freshness) -> Result<Outcome, String> {
+async fn freshness(
+    src: &SourcePool,
+    f: &Freshness,
+    at: Option<DateTime<Utc>>,
+) -> Result<Outcome, String> {
     let row = src
         .first_row(&query::freshness(src.spec.engine, &f.from), 2)
         .await?;
@@ -49,7 +57,11 @@ async fn freshness(src: &SourcePool, f: &Freshness) -> Result<Outcome, String> {
     let clock: DateTime<Utc> =
         value::timestamp(&row[1], Tz::UTC, crate::check::NumberFormat::NotATime)?
             .ok_or("the database clock was NULL")?;
+    let clock = at.unwrap_or(clock);
     let mut outcome = judge::age(newest, clock, &f.thresholds, f.on_empty);
+    if let Some(e) = &f.expect {
+        outcome = judge::with_expect(outcome, newest, clock, e);
+    }
     match row[0] {
         // Later than any real load: a placeholder or a bad row, never "fresh".
         Raw::Infinity(true) => {

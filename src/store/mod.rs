@@ -10,6 +10,7 @@ mod record;
 pub mod respond;
 pub mod retros;
 mod silences;
+mod slo;
 pub mod sql;
 
 pub use claims::{Claim, Finish};
