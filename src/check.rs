@@ -113,7 +113,24 @@ pub struct Freshness {
     pub format: NumberFormat,
     /// When loads are expected (`expect:`), judged with the thresholds (the worst wins).
     pub expect: Option<crate::expect::Expect>,
+    /// Read from a dbt project: numbers are epoch seconds or milliseconds by their size, and
+    /// where dbt would read the value differently the reason says so (`differs from dbt:`).
+    pub dbt: Option<DbtSource>,
 }
+
+/// A dbt source table a check was read from, for `sources.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbtSource {
+    /// `source.PROJECT.SOURCE.TABLE`.
+    pub unique_id: String,
+    /// dbt's criteria as written: (count, period) of warn_after and error_after, and filter.
+    pub warn_after: Option<(u64, String)>,
+    pub error_after: Option<(u64, String)>,
+    pub filter: Option<String>,
+}
+
+/// Where a reason says what dbt would have said instead.
+pub const DIFFERS_FROM_DBT: &str = "; differs from dbt: ";
 
 /// How a number is read as a time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

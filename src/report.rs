@@ -156,6 +156,7 @@ pub fn pass_json(report: &PassReport, checks: &[Check]) -> Value {
                 "labels": c.labels,
                 "verdict": r.outcome.verdict,
                 "reason": r.outcome.reason,
+                "differs_from_dbt": r.outcome.reason.as_deref().and_then(|x| x.split_once(crate::check::DIFFERS_FROM_DBT)).map(|(_, d)| d),
                 "observed": r.outcome.observed,
                 "thresholds": c.kind.thresholds(),
                 "limits": limits(&c.kind),
@@ -308,6 +309,83 @@ pub fn plan_json(checks: &[Check], now: DateTime<Utc>, next: usize) -> Value {
         })
         .collect();
     json!({ "checks": checks })
+}
+
+/// dbt's `sources.json` (schema https://schemas.getdbt.com/dbt/sources/v3.json) for the checks
+/// read from dbt projects: status pass / warn / error (a `fail`), and a runtime error where the
+/// data could not be read, as `dbt source freshness` writes it.
+pub fn dbt_sources(report: &PassReport, checks: &[Check], now: DateTime<Utc>) -> Value {
+    let ts = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let time = |t: &Option<(u64, String)>| match t {
+        Some((count, period)) => json!({ "count": count, "period": period }),
+        None => json!({ "count": null, "period": null }),
+    };
+    let mut results = Vec::new();
+    for r in &report.results {
+        let c = &checks[r.index];
+        let CheckKind::Freshness(f) = &c.kind else {
+            continue;
+        };
+        let Some(d) = &f.dbt else { continue };
+        let finished = r.started_at + chrono::Duration::from_std(r.duration).unwrap_or_default();
+        if r.outcome.verdict == Verdict::Error {
+            results.push(json!({
+                "unique_id": d.unique_id,
+                "error": r.outcome.reason,
+                "status": "runtime error",
+            }));
+            continue;
+        }
+        // An empty table is infinitely old to dbt: its max is the earliest time there is.
+        let (newest, age) = match r.outcome.observed {
+            Observed::Age {
+                age_seconds,
+                newest,
+            } => (newest, age_seconds),
+            _ => (None, f64::NAN),
+        };
+        let newest = newest.unwrap_or_else(|| {
+            DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).expect("0001-01-01")
+        });
+        let snapshotted = if age.is_finite() {
+            newest + chrono::Duration::milliseconds((age * 1000.0) as i64)
+        } else {
+            r.started_at
+        };
+        let age = if age.is_finite() {
+            age
+        } else {
+            (snapshotted - newest).num_milliseconds() as f64 / 1000.0
+        };
+        results.push(json!({
+            "unique_id": d.unique_id,
+            "max_loaded_at": ts(newest),
+            "snapshotted_at": ts(snapshotted),
+            "max_loaded_at_time_ago_in_s": age,
+            "status": match r.outcome.verdict { Verdict::Pass => "pass", Verdict::Warn => "warn", _ => "error" },
+            "criteria": {
+                "warn_after": time(&d.warn_after),
+                "error_after": time(&d.error_after),
+                "filter": d.filter,
+            },
+            "adapter_response": {},
+            "timing": [{ "name": "execute", "started_at": ts(r.started_at), "completed_at": ts(finished) }],
+            "thread_id": "syncwatch",
+            "execution_time": r.duration.as_secs_f64(),
+        }));
+    }
+    json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json",
+            "dbt_version": "1.11.0",
+            "generated_at": ts(now),
+            "invocation_id": null,
+            "invocation_started_at": ts(report.started_at),
+            "env": { "generated_by": concat!("syncwatch ", env!("CARGO_PKG_VERSION")) },
+        },
+        "results": results,
+        "elapsed_time": report.duration.as_secs_f64(),
+    })
 }
 
 #[cfg(test)]

@@ -564,3 +564,74 @@ checks:
     ];
     assert_eq!(got, want, "got:\n{}", got.join("\n"));
 }
+
+#[test]
+fn a_dbt_projects_jinja_it_cannot_read_is_located_in_the_dbt_file_and_select_picks_sources() {
+    let settings = "\
+sources:
+  pad: { url: \"sqlite:pad.db\" }
+dbt:
+  - { project: shop_dbt, source: pad, select: [\"shop*\"] }
+  - { project: shop_dbt, source: pda }
+  - { project: nowhere, source: pad }
+";
+    let f = common::Fixture::new(settings, &[("c.yaml", "checks: []\n")]);
+    let dir = f.path().join("shop_dbt/models");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        f.path().join("shop_dbt/dbt_project.yml"),
+        "name: shop\nvars: { t: orders }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src.yml"),
+        "version: 2\nsources:\n  - name: shop\n    schema: \"{{ target.schema }}\"\n    loaded_at_field: at\n    freshness: { error_after: { count: 1, period: day } }\n    tables:\n      - name: a\n        identifier: \"{{ var('missing') }}\"\n      - name: b\n        loaded_at_field: \"{{ env_var('SW_SURELY_UNSET_VAR') }}\"\n      - name: c\n        identifier: \"{{ var('t') }}\"\n  - name: other\n    schema: \"{{ nonsense() }}\"\n    loaded_at_field: at\n    freshness: { error_after: { count: 1, period: fortnight } }\n    tables: [ { name: x } ]\n",
+    )
+    .unwrap();
+    let errors = f.load().expect_err("refused");
+    let dir = format!("{}/", f.path().display());
+    let got: Vec<String> = errors
+        .0
+        .iter()
+        .map(|d| d.to_string().replace(&dir, ""))
+        .collect();
+    let has = |needle: &str| got.iter().any(|p| p.contains(needle));
+    assert!(
+        has("syncwatch.yaml:5:34: dbt[1].source: unknown source \"pda\""),
+        "{got:#?}"
+    );
+    assert!(
+        has("syncwatch.yaml:6:5: dbt[2]: no dbt_project.yml in"),
+        "{got:#?}"
+    );
+    assert!(has("shop_dbt/models/src.yml:4:13: sources[0].schema: unsupported Jinja `{{ target.schema }}`"), "{got:#?}");
+    assert!(has("shop_dbt/models/src.yml:9:21: sources[0].tables[0].identifier: var('missing') is not in the project's `vars:`"), "{got:#?}");
+    assert!(has("shop_dbt/models/src.yml:11:26: sources[0].tables[1].loaded_at_field: env_var('SW_SURELY_UNSET_VAR'): the environment variable is not set"), "{got:#?}");
+    // `other` is not selected: its problems are not read. A value in error is reported once.
+    assert!(!has("nonsense") && !has("fortnight"), "{got:#?}");
+    assert_eq!(got.len(), 5, "{got:#?}");
+    // Without the bad entries and Jinja, the good table loads as a check named SOURCE.TABLE.
+    std::fs::write(
+        f.path().join("syncwatch.yaml"),
+        "sources:\n  pad: { url: \"sqlite:pad.db\" }\ndbt:\n  - { project: shop_dbt, source: pad, select: [\"shop*\"], defaults: { schedule: \"0 * * * *\", labels: { team: data } } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        f.path().join("shop_dbt/models/src.yml"),
+        "version: 2\nsources:\n  - name: shop\n    loaded_at_field: at\n    freshness: { error_after: { count: 1, period: day } }\n    tables:\n      - name: c\n        identifier: \"{{ var('t') }}\"\n",
+    )
+    .unwrap();
+    let plan = f.load().expect("loads");
+    assert_eq!(plan.checks.len(), 1);
+    let c = &plan.checks[0];
+    assert_eq!(c.name, "shop.c");
+    assert_eq!(c.schedule.expr(), "0 * * * *");
+    assert_eq!(c.labels.get("team").map(String::as_str), Some("data"));
+    assert!(
+        c.defined_at.contains("shop_dbt/models/src.yml:7:"),
+        "{}",
+        c.defined_at
+    );
+    let v = f.cli(&["plan", "--format", "json"]);
+    assert!(v.stdout.contains("\"name\": \"shop.c\""), "{}", v.stdout);
+}

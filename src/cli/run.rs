@@ -20,8 +20,13 @@ pub struct Args {
     /// Run only these checks (repeat or comma-separate), due or not.
     #[arg(long, value_name = "NAME", value_delimiter = ',', num_args = 1..)]
     only: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    /// table, json, or dbt-sources: dbt's sources.json (schema v3) for the checks read from dbt
+    /// projects, as `dbt source freshness` writes it.
+    #[arg(long, value_enum, default_value_t = RunFormat::Table)]
+    format: RunFormat,
+    /// Also write dbt's sources.json for the dbt checks to PATH (beside the normal output).
+    #[arg(long, value_name = "PATH")]
+    dbt_sources_out: Option<std::path::PathBuf>,
     /// Exit 1 when any check is at or above this verdict (pass < warn < fail < error). Default: never.
     #[arg(long, value_enum, value_name = "VERDICT")]
     fail_on: Option<FailOn>,
@@ -35,6 +40,13 @@ pub struct Args {
     /// The Pushgateway job (grouping key) to push under.
     #[arg(long, default_value = "syncwatch", value_name = "NAME", value_parser = job_name)]
     push_job: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RunFormat {
+    Table,
+    Json,
+    DbtSources,
 }
 
 pub async fn run(a: Args, plan: Plan) -> anyhow::Result<u8> {
@@ -57,15 +69,20 @@ pub async fn run(a: Args, plan: Plan) -> anyhow::Result<u8> {
         }
     };
     let push = a.push_gateway.map(|url| (url, a.push_job));
-    tick(
-        plan,
-        &sel,
-        shard,
-        a.format,
-        a.fail_on.map(FailOn::verdict),
-        push,
-    )
-    .await
+    let t = tick_only(plan, &sel, shard, push).await?;
+    let sources = || syncwatch::report::dbt_sources(&t.report, &t.checks, chrono::Utc::now());
+    match a.format {
+        RunFormat::Table => t.print(Format::Table),
+        RunFormat::Json => t.print(Format::Json),
+        RunFormat::DbtSources => println!("{:#}", sources()),
+    }
+    if let Some(path) = &a.dbt_sources_out {
+        if let Err(e) = std::fs::write(path, format!("{:#}\n", sources())) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return Ok(EXIT_RUNTIME);
+        }
+    }
+    Ok(t.code(a.fail_on.map(FailOn::verdict)))
 }
 
 fn job_name(s: &str) -> Result<String, String> {
@@ -205,18 +222,4 @@ pub async fn tick_only(
         checks: app.plan.checks.clone(),
         pushed,
     })
-}
-
-/// One tick, printed; its exit code.
-pub async fn tick(
-    plan: Plan,
-    sel: &Selection,
-    shard: Option<syncwatch::shard::Shard>,
-    format: Format,
-    fail_on: Option<Verdict>,
-    push: Option<(url::Url, String)>,
-) -> anyhow::Result<u8> {
-    let t = tick_only(plan, sel, shard, push).await?;
-    t.print(format);
-    Ok(t.code(fail_on))
 }

@@ -71,7 +71,7 @@ pub fn decode_file<'a>(root: &Node<'a>, scope: &Scope<'_>) -> Vec<Decoded<'a>> {
     out
 }
 
-fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
+pub fn merge(outer: &Defaults, inner: &Defaults) -> Defaults {
     let mut labels = outer.labels.clone();
     labels.extend(inner.labels.clone());
     Defaults {

@@ -88,6 +88,7 @@ pub fn freshness(
             None => None,
             Some(e) => Some(e?),
         },
+        dbt: None,
     })
 }
 

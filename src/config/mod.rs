@@ -3,6 +3,7 @@
 //! Raw YAML stays inside this module; the rest of syncwatch sees only `model` types.
 
 mod checks;
+pub mod dbt;
 pub mod diag;
 mod expect;
 mod http;
@@ -161,6 +162,32 @@ pub fn load_with(
                 seen.insert(name.clone(), node.location());
             }
             all.extend(decoded.check);
+        }
+    }
+    let dbt_specs = Node::root(&settings_doc.0, &settings_doc.1)
+        .map()
+        .map(|m| dbt::specs(&m, base_dir, &routes, &declared, &settings.defaults))
+        .unwrap_or_default();
+    for spec in &dbt_specs {
+        for check in dbt::checks(spec, &diags, env, &crons) {
+            if let Some(first) = seen.get(&check.name) {
+                let mut at = check.defined_at.rsplitn(3, ':');
+                let (col, line) = (at.next().unwrap_or("1"), at.next().unwrap_or("1"));
+                diags.borrow_mut().push(Diagnostic {
+                    file: at.next().unwrap_or_default().to_string(),
+                    line: line.parse().unwrap_or(1),
+                    col: col.parse().unwrap_or(1),
+                    check: Some(check.name.clone()),
+                    field: None,
+                    message: "duplicate check name".into(),
+                    hint: Some(format!(
+                        "first defined at {first}; a dbt source table is named SOURCE.TABLE"
+                    )),
+                });
+                continue;
+            }
+            seen.insert(check.name.clone(), check.defined_at.clone());
+            all.push(check);
         }
     }
     check_dependencies(&all, &mut diags.borrow_mut());

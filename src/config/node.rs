@@ -298,6 +298,15 @@ impl<'a> MapNode<'a> {
         self.get(key).is_some()
     }
 
+    /// The value at `key`, null included, for maps of other tools' files (dbt) whose unknown
+    /// keys are not ours to report: nothing is recorded as asked.
+    pub fn get_any(&self, key: &str) -> Option<Node<'a>> {
+        let Value::Mapping(m) = self.node.value else {
+            return None;
+        };
+        m.get(key).map(|v| self.node.child(key, v))
+    }
+
     /// Like `get`, but a missing value is reported.
     pub fn req(&self, key: &'static str) -> Option<Node<'a>> {
         let found = self.get(key);

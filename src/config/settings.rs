@@ -135,6 +135,8 @@ pub fn decode(root: &Node<'_>, base_dir: &Path) -> (Settings, BTreeSet<String>) 
     let oncall = super::oncall::decode(&m);
     let partners = super::oncall::partners(&m);
     let calendars = super::expect::calendars(&m, base_dir);
+    // `dbt:` is read with the check files (config/dbt.rs); asked here so it is a known key.
+    let _ = m.get("dbt");
     let incidents = super::incidents::decode(&m, &routes, &notifiers);
     let api = super::incidents::api(&m);
     let inbound = super::incidents::inbound(&m, &notifiers);

@@ -52,8 +52,21 @@ async fn freshness(
     let row = src
         .first_row(&query::freshness(src.spec.engine, &f.from), 2)
         .await?;
-    let newest = value::timestamp(&row[0], src.spec.timezone, f.format)
-        .map_err(|e| format!("newest timestamp: {e}"))?;
+    // A dbt source's numbers: epoch seconds, or milliseconds when that large.
+    let format = match (&row[0], f.dbt.is_some()) {
+        (Raw::Int(n), true) if (*n as f64).abs() >= 1e11 => crate::check::NumberFormat::EpochMillis,
+        (Raw::Float(n), true) if n.abs() >= 1e11 => crate::check::NumberFormat::EpochMillis,
+        (Raw::Int(_) | Raw::Float(_), true) => crate::check::NumberFormat::EpochSeconds,
+        _ => f.format,
+    };
+    // dbt reads timestamps without a zone as UTC, whatever the source's `timezone`.
+    let zone = if f.dbt.is_some() {
+        Tz::UTC
+    } else {
+        src.spec.timezone
+    };
+    let newest =
+        value::timestamp(&row[0], zone, format).map_err(|e| format!("newest timestamp: {e}"))?;
     let clock: DateTime<Utc> =
         value::timestamp(&row[1], Tz::UTC, crate::check::NumberFormat::NotATime)?
             .ok_or("the database clock was NULL")?;
@@ -76,6 +89,24 @@ async fn freshness(
             outcome.reason = Some(format!("the newest value is '-infinity': {judged}"));
         }
         _ => {}
+    }
+    if f.dbt.is_some() {
+        let dbt = match &row[0] {
+            Raw::Date(_) => {
+                Some("runtime error (dbt cannot read a date column's max as a timestamp)")
+            }
+            Raw::Int(_) | Raw::Float(_) => Some("runtime error (dbt does not read epoch numbers)"),
+            Raw::Text(_) => Some("runtime error (dbt does not read timestamps stored as text)"),
+            Raw::Infinity(true) => Some("pass ('infinity' reads as a time in the future)"),
+            _ => None,
+        };
+        if let Some(dbt) = dbt {
+            let ours = outcome.reason.take().unwrap_or_else(|| "fresh".into());
+            outcome.reason = Some(format!(
+                "{ours}{}dbt: {dbt}",
+                crate::check::DIFFERS_FROM_DBT
+            ));
+        }
     }
     Ok(outcome)
 }

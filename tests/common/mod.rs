@@ -196,12 +196,17 @@ pub fn bin() -> std::process::Command {
 
 /// A tool from a Debian package (promtool, prometheus, prometheus-pushgateway), or a skip
 /// with a reason (a failure when SYNCWATCH_REQUIRE_SERVICES=1).
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
+/// `name` on PATH, without a skip message.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(name))
             .find(|p| p.is_file())
-    });
+    })
+}
+
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = which(name);
     if found.is_none() {
         unavailable(
             &format!("`{name}` (Debian package prometheus / prometheus-pushgateway)"),
