@@ -148,12 +148,33 @@ pub async fn run_shard(
     let expected: usize = queues.values().map(Vec::len).sum();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CheckResult>();
     for (source, indices) in queues {
-        let slots = match source.as_ref().and_then(|s| app.probes.sources.get(s)) {
-            Some(src) => src.slots(),
-            None => Arc::clone(&http_slots),
+        let (slots, batch_size) = match source.as_ref().and_then(|s| app.probes.sources.get(s)) {
+            Some(src) => (src.slots(), src.spec.batch_size),
+            None => (Arc::clone(&http_slots), 1),
+        };
+        // Freshness checks on a table and a column go in batches of `batch_size`, one slot
+        // (connection) each; the rest one by one.
+        let (batched, indices): (Vec<usize>, Vec<usize>) = if batch_size > 1 {
+            indices
+                .into_iter()
+                .partition(|i| crate::probe::batchable(&app.plan.checks[*i]))
+        } else {
+            (Vec::new(), indices)
         };
         let (app, tx) = (Arc::clone(&app), tx.clone());
         tokio::spawn(async move {
+            for chunk in batched.chunks(batch_size) {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let (app, tx, chunk) = (Arc::clone(&app), tx.clone(), chunk.to_vec());
+                tokio::spawn(async move {
+                    for result in probe_batch(&app, &chunk).await {
+                        let _ = tx.send(result);
+                    }
+                    drop(slot);
+                });
+            }
             for index in indices {
                 let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
                     return;
@@ -255,6 +276,41 @@ impl DependencyOrder {
     fn release_all(&mut self) -> Vec<CheckResult> {
         std::mem::take(&mut self.parked)
     }
+}
+
+/// Runs batchable checks of one source in one statement (its slot is already held); if the
+/// statement fails, each check on its own, so the verdicts and reasons are the unbatched ones.
+async fn probe_batch(app: &App, indices: &[usize]) -> Vec<CheckResult> {
+    if indices.len() > 1 {
+        let checks: Vec<&Check> = indices.iter().map(|i| &app.plan.checks[*i]).collect();
+        let started_at = app.clock.now();
+        let clock = Instant::now();
+        let virtual_now =
+            matches!(app.clock, crate::clock::Clock::Virtual { .. }).then_some(started_at);
+        if let Some(outcomes) = app.probes.run_batch(&checks, virtual_now).await {
+            let duration = clock.elapsed();
+            return indices
+                .iter()
+                .zip(outcomes)
+                .map(|(index, outcome)| {
+                    log_outcome(&app.plan.checks[*index], &outcome, duration);
+                    CheckResult {
+                        index: *index,
+                        started_at,
+                        duration,
+                        outcome,
+                        state: None,
+                        decision: None,
+                    }
+                })
+                .collect();
+        }
+    }
+    let mut out = Vec::with_capacity(indices.len());
+    for index in indices {
+        out.push(probe_one(app, *index).await);
+    }
+    out
 }
 
 /// Runs one check's probe (its slot is already held).

@@ -122,3 +122,120 @@ async fn the_same_data_gives_the_same_verdicts_on_every_engine() {
         failures.join("\n")
     );
 }
+
+/// Freshness checks on a table and a column go in batches (one statement, one round trip); the
+/// verdicts and reasons are those of the check-by-check path, on every engine and every column
+/// type, with missing tables and a column that is not a time in the same batch.
+#[tokio::test]
+async fn batched_freshness_checks_give_the_verdicts_and_reasons_of_the_unbatched_path() {
+    let mut partners = Partner::all().await;
+    let mut failures = Vec::new();
+    for p in &mut partners {
+        p.timestamps("b_fresh", &[30, 90]).await;
+        p.timestamps("b_warn", &[180]).await;
+        p.timestamps("b_stale", &[600]).await;
+        p.timestamps("b_empty", &[]).await;
+        p.timestamps("b_future", &[-180]).await;
+        // Every column type the engine has for times: zoned, naive, date, text, epoch numbers.
+        let typed = p.table("b_typed");
+        match p.engine() {
+            "postgres" => p.exec(&format!("CREATE TABLE {typed} (tz timestamptz, naive timestamp, d date, txt text, epoch bigint, millis bigint);\
+                 INSERT INTO {typed} VALUES (now() - interval '2 hours', (now() AT TIME ZONE 'UTC') - interval '7 hours', current_date - 3, \
+                 to_char((now() - interval '30 minutes') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                 extract(epoch from now() - interval '3 hours')::bigint, (extract(epoch from now() - interval '20 minutes') * 1000)::bigint)")).await,
+            "mariadb" => p.exec(&format!("CREATE TABLE {typed} (tz timestamp(6) NULL, naive datetime(6), d date, txt text, epoch bigint, millis bigint)")).await,
+            _ => p.exec(&format!("CREATE TABLE {typed} (tz TEXT, naive TEXT, d TEXT, txt TEXT, epoch INTEGER, millis INTEGER)")).await,
+        }
+        if p.engine() == "mariadb" {
+            p.exec(&format!("INSERT INTO {typed} VALUES (UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, UTC_TIMESTAMP(6) - INTERVAL 7 HOUR, UTC_DATE() - INTERVAL 3 DAY, \
+                 DATE_FORMAT(UTC_TIMESTAMP() - INTERVAL 30 MINUTE, '%Y-%m-%dT%H:%i:%sZ'), UNIX_TIMESTAMP() - 10800, (UNIX_TIMESTAMP() - 1200) * 1000)")).await;
+        }
+        if p.engine() == "sqlite" {
+            p.exec(&format!("INSERT INTO {typed} VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 hours'), datetime('now', '-7 hours'), date('now', '-3 days'), \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 minutes'), CAST(strftime('%s', 'now', '-3 hours') AS INTEGER), CAST(strftime('%s', 'now', '-20 minutes') AS INTEGER) * 1000)")).await;
+        }
+        // Checks whose batch succeeds (a column that is not a time fails only its own check),
+        // and checks in a batch that fails (a missing table, a missing column): run one by one.
+        let mut good: Vec<(String, String)> = Vec::new();
+        for t in ["b_fresh", "b_warn", "b_stale", "b_empty", "b_future"] {
+            good.push((t.to_string(), format!("table: {}, column: ts", p.table(t))));
+        }
+        good.push((
+            "b_id".into(),
+            format!("table: {}, column: id", p.table("b_fresh")),
+        ));
+        for col in ["tz", "naive", "d", "txt"] {
+            good.push((
+                format!("typed_{col}"),
+                format!("table: {typed}, column: {col}"),
+            ));
+        }
+        good.push((
+            "typed_epoch".into(),
+            format!("table: {typed}, column: epoch, format: epoch_seconds"),
+        ));
+        good.push((
+            "typed_millis".into(),
+            format!("table: {typed}, column: millis, format: epoch_millis"),
+        ));
+        let mut bad = good.clone();
+        bad.push((
+            "b_missing".into(),
+            format!("table: {}, column: ts", p.table("b_missing")),
+        ));
+        bad.push((
+            "b_no_column".into(),
+            format!("table: {}, column: nope", p.table("b_fresh")),
+        ));
+        for (set, checks) in [("good", &good), ("with missing", &bad)] {
+            let mut yaml = String::from("defaults: { source: p }\nchecks:\n");
+            for (name, body) in checks.iter() {
+                yaml.push_str(&format!("  - name: {name}\n    freshness: {{ {body}, warn_after: 1h, error_after: 6h }}\n"));
+            }
+            let run = |batch: &str| {
+                let f = common::harness::Scenario::new()
+                    .source(p.source("p", batch))
+                    .checks("batch.yaml", yaml.clone())
+                    .build();
+                async move { common::run_all(f.plan()).await }
+            };
+            let (_, one_by_one) = run("batch_size: 1").await;
+            let (report, batched) = run("").await;
+            for (name, _) in checks.iter() {
+                let (a, b) = (&one_by_one[name], &batched[name]);
+                if (a.verdict, &a.reason) != (b.verdict, &b.reason) {
+                    failures.push(format!(
+                        "{} ({set}): {name}: unbatched {} {:?}, batched {} {:?}",
+                        p.engine(),
+                        a.verdict,
+                        a.reason,
+                        b.verdict,
+                        b.reason
+                    ));
+                }
+            }
+            // A batch that worked is one statement: its checks share one start and duration.
+            let runs: std::collections::HashSet<_> = report
+                .results
+                .iter()
+                .map(|x| (x.started_at, x.duration))
+                .collect();
+            if set == "good" && runs.len() != 1 {
+                failures.push(format!(
+                    "{}: the good batch was not one statement: {runs:?}",
+                    p.engine()
+                ));
+            }
+            if set != "good" && runs.len() != checks.len() {
+                failures.push(format!(
+                    "{}: a failed batch is run check by check: {runs:?}",
+                    p.engine()
+                ));
+            }
+        }
+    }
+    for p in partners {
+        p.cleanup().await;
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -354,6 +354,20 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
     let connect_timeout = m.get("connect_timeout").map(|n| n.duration());
     let statement_timeout = m.get("statement_timeout").map(|n| n.duration());
     let timezone = m.get("timezone").map(|n| super::node::timezone(&n));
+    let batch_size = m.get("batch_size").map(|n| {
+        let v = n.positive_int()?;
+        if v > 1000 {
+            n.error(
+                format!("{v} tables in one statement is too many"),
+                Some(
+                    "at most 1000; each table is locked until the statement ends (default 50)"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(v as usize)
+    });
     m.finish();
     let (engine, url, display) = url?;
     Some(SourceSpec {
@@ -365,6 +379,7 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
         connect_timeout: connect_timeout.unwrap_or(Some(Duration::from_secs(10)))?,
         statement_timeout: statement_timeout.unwrap_or(Some(Duration::from_secs(30)))?,
         timezone: timezone.unwrap_or(Some(Tz::UTC))?,
+        batch_size: batch_size.unwrap_or(Some(crate::probe::source::BATCH_SIZE))?,
     })
 }
 

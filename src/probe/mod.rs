@@ -44,6 +44,57 @@ impl Probes {
     }
 }
 
+/// Whether a check can go in a batch: a freshness check on a `table` + `column` with no
+/// `filter` (nothing of the user's in its SQL).
+pub fn batchable(c: &Check) -> bool {
+    c.source.is_some()
+        && matches!(&c.kind, CheckKind::Freshness(f) if matches!(&f.from, crate::check::TimestampSource::Column { filter: None, .. }))
+}
+
+impl Probes {
+    /// Runs batchable checks of one source in one statement (one read-only transaction, one
+    /// round trip). `None` when the statement failed (a missing table, a permission error, a
+    /// timeout): the caller runs them one by one, so one bad check spoils no other's verdict.
+    pub async fn run_batch(
+        &self,
+        checks: &[&Check],
+        at: Option<DateTime<Utc>>,
+    ) -> Option<Vec<Outcome>> {
+        let src = self.sources.get(checks.first()?.source.as_ref()?)?;
+        let mut items = Vec::with_capacity(checks.len());
+        let mut kinds = Vec::with_capacity(checks.len());
+        for c in checks {
+            let CheckKind::Freshness(f) = &c.kind else {
+                return None;
+            };
+            let crate::check::TimestampSource::Column {
+                table,
+                column,
+                filter: None,
+            } = &f.from
+            else {
+                return None;
+            };
+            items.push((table, column.as_str()));
+            kinds.push(f);
+        }
+        let k = items.len();
+        let row = src
+            .first_row(&query::freshness_batch(src.spec.engine, &items), k + 1)
+            .await
+            .ok()?;
+        Some(
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    judge_freshness(src, f, [&row[i], &row[k]], at).unwrap_or_else(Outcome::error)
+                })
+                .collect(),
+        )
+    }
+}
+
 async fn freshness(
     src: &SourcePool,
     f: &Freshness,
@@ -52,6 +103,16 @@ async fn freshness(
     let row = src
         .first_row(&query::freshness(src.spec.engine, &f.from), 2)
         .await?;
+    judge_freshness(src, f, [&row[0], &row[1]], at)
+}
+
+/// Judges a freshness check's newest value and the database clock (one query's or a batch's).
+fn judge_freshness(
+    src: &SourcePool,
+    f: &Freshness,
+    row: [&Raw; 2],
+    at: Option<DateTime<Utc>>,
+) -> Result<Outcome, String> {
     // A dbt source's numbers: epoch seconds, or milliseconds when that large.
     let format = match (&row[0], f.dbt.is_some()) {
         (Raw::Int(n), true) if (*n as f64).abs() >= 1e11 => crate::check::NumberFormat::EpochMillis,
@@ -66,9 +127,9 @@ async fn freshness(
         src.spec.timezone
     };
     let newest =
-        value::timestamp(&row[0], zone, format).map_err(|e| format!("newest timestamp: {e}"))?;
+        value::timestamp(row[0], zone, format).map_err(|e| format!("newest timestamp: {e}"))?;
     let clock: DateTime<Utc> =
-        value::timestamp(&row[1], Tz::UTC, crate::check::NumberFormat::NotATime)?
+        value::timestamp(row[1], Tz::UTC, crate::check::NumberFormat::NotATime)?
             .ok_or("the database clock was NULL")?;
     let clock = at.unwrap_or(clock);
     let mut outcome = judge::age(newest, clock, &f.thresholds, f.on_empty);

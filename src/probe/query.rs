@@ -64,6 +64,27 @@ pub fn freshness(engine: Engine, from: &TimestampSource) -> Sql {
     }
 }
 
+/// Several `table` + `column` freshness checks in one statement: a scalar subquery per check
+/// (each keeps its column's type), then the database clock. No user text.
+pub fn freshness_batch(engine: Engine, items: &[(&TableRef, &str)]) -> Sql {
+    let mut cols: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (t, c))| {
+            format!(
+                "(SELECT MAX({}) FROM {}) AS n{i}",
+                quote_ident(engine, c),
+                table(engine, t)
+            )
+        })
+        .collect();
+    cols.push(format!("{} AS db_now", now(engine)));
+    Sql {
+        text: format!("SELECT {}", cols.join(", ")),
+        user: None,
+    }
+}
+
 fn freshness_text(engine: Engine, from: &TimestampSource) -> String {
     match from {
         TimestampSource::Column {

@@ -37,4 +37,10 @@ pub struct SourceSpec {
     pub statement_timeout: Duration,
     /// Time zone of timestamps stored without one.
     pub timezone: Tz,
+    /// How many `table` + `column` freshness checks go in one statement (1: none batched).
+    /// It bounds the tables one transaction locks.
+    pub batch_size: usize,
 }
+
+/// The default `batch_size`.
+pub const BATCH_SIZE: usize = 50;
