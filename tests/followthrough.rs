@@ -584,20 +584,6 @@ async fn the_oncall_report_on_a_seeded_history_equals_the_hand_computed_numbers(
         assert!(metrics.contains(line), "{line} not in:\n{metrics}");
     }
     if let Some(promtool) = common::tool("promtool") {
-        let mut check = std::process::Command::new(&promtool)
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(check.stdin.as_mut().unwrap(), metrics.as_bytes()).unwrap();
-        let out = check.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "promtool check metrics: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::promtool_check_metrics(&promtool, &metrics);
     }
 }

@@ -66,21 +66,7 @@ async fn prometheus_scrapes_a_stale_check_and_promtool_accepts_the_metrics() {
     assert!(metrics.contains("syncwatch_check_info{check=\"stale\",kind=\"freshness\",partner=\"acme\",schedule=\"*/10 * * * *\",source=\"p\",timezone=\"UTC\"} 1"));
     assert!(metrics.contains("# TYPE syncwatch_check_runs_total counter"));
 
-    let mut check = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(check.stdin.as_mut().unwrap(), metrics.as_bytes()).unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::promtool_check_metrics(&promtool, &metrics);
 
     // A real Prometheus scrapes the daemon; its query API must show the stale check.
     let target = base.trim_start_matches("http://");

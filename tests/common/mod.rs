@@ -196,6 +196,25 @@ pub fn bin() -> std::process::Command {
 
 /// A tool from a Debian package (promtool, prometheus, prometheus-pushgateway), or a skip
 /// with a reason (a failure when SYNCWATCH_REQUIRE_SERVICES=1).
+/// `promtool check metrics` accepts `text` (the exposition format as served).
+pub fn promtool_check_metrics(promtool: &Path, text: &str) {
+    let mut check = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(check.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `name` on PATH, without a skip message.
 pub fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
