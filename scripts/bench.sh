@@ -4,7 +4,8 @@
 #   scripts/bench.sh                      # N = 100, 1000, 10000; daemon 10,000 checks for 5 minutes
 #   scripts/bench.sh --sizes "100" --daemon-minutes 0     # the CI smoke run
 #
-# Needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test), psql and GNU time.
+# Needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test), psql and GNU time (pgbench, if
+# present, adds its baseline: the same per-table queries one per round trip, 4 clients).
 # Fixtures live in schema swbench_<N> and are reused when already there (deterministic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,15 +127,37 @@ for n in $SIZES; do
   start=$(now_ms)
   for p in "$dir"/part.*; do psql_ -f "$p" >/dev/null & done; wait
   floorc=$(( $(now_ms) - start ))
+  # pgbench: the same per-table queries, one per round trip over the extended protocol, one
+  # client per part (the parts run at once: `pgbench -c4` without repeating a table).
+  pgb=-
+  if command -v pgbench >/dev/null; then
+    start=$(now_ms)
+    for p in "$dir"/part.*; do pgbench -n -M extended -c 1 -t 1 -f "$p" "$PG" >/dev/null 2>&1 & done; wait
+    pgb=$(( $(now_ms) - start ))
+  fi
   rm -f "$dir"/part.*
-  results+=("| $n | $wall ms | $(( n * 1000 / (wall > 0 ? wall : 1) )) | $(( rss_kb / 1024 )) MiB | $got_pass / $got_warn / $got_fail | $floor1 ms | $floorc ms | $(python3 -c "print(f'{$wall/$floorc:.2f}')")× |")
+  # The new floor: the batched SQL syncwatch sends (50 tables a statement) from psql.
+  awk -v n="$n" -v schema="swbench_$n" 'BEGIN {
+    for (i = 1; i <= n; i += 50) {
+      line = "SELECT"
+      for (j = i; j < i + 50 && j <= n; j++) line = line sprintf(" (SELECT max(updated_at) FROM %s.t%d) AS n%d,", schema, j, j - i)
+      print line " now();"
+    }
+  }' > "$dir/batched.sql"
+  split -n "l/$CONCURRENCY" "$dir/batched.sql" "$dir/bpart."
+  start=$(now_ms)
+  for p in "$dir"/bpart.*; do psql_ -f "$p" >/dev/null & done; wait
+  batched=$(( $(now_ms) - start ))
+  rm -f "$dir"/bpart.*
+  ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print(f'{int(a)/int(b):.2f}×' if b.isdigit() and int(b) > 0 else '-')" "$1" "$2"; }
+  results+=("| $n | $wall ms | $(( n * 1000 / (wall > 0 ? wall : 1) )) | $(( rss_kb / 1024 )) MiB | $got_pass / $got_warn / $got_fail | $floor1 ms | $floorc ms | $(ratio "$wall" "$floorc") | $pgb ms | $(ratio "$wall" "$pgb") | $batched ms | $(ratio "$wall" "$batched") |")
 done
 
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(psql_ -c 'SHOW server_version') PostgreSQL on 127.0.0.1; concurrency $CONCURRENCY"
 echo
-echo "| checks | syncwatch run --all (exec to exit) | checks/s | peak RSS | pass / warn / fail | psql, 1 session | psql, $CONCURRENCY sessions | syncwatch ÷ $CONCURRENCY sessions |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| checks | syncwatch run --all (exec to exit) | checks/s | peak RSS | pass / warn / fail | psql, 1 session | psql, $CONCURRENCY sessions | syncwatch ÷ $CONCURRENCY sessions | pgbench -c$CONCURRENCY | syncwatch ÷ pgbench | batched psql, $CONCURRENCY sessions | syncwatch ÷ batched |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 
 if [ "$DAEMON_MINUTES" = 0 ]; then exit 0; fi
