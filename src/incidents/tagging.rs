@@ -20,6 +20,15 @@ pub fn tags(
     let tagged = |out: &[(Member, Tag)], m: &Member| {
         m.name == lead.name || out.iter().any(|(t, _)| t.name == m.name)
     };
+    let tag = |m: &Member, why: String| {
+        (
+            m.clone(),
+            Tag {
+                member: m.name.clone(),
+                why,
+            },
+        )
+    };
     if let Some(area) = check.area.as_ref().filter(|a| !lead.expertise.contains(a)) {
         let owners = check
             .owners
@@ -40,13 +49,7 @@ pub fn tags(
                     "{role} of area {area}, which the Prog Lead ({}) does not cover",
                     lead.name
                 );
-                out.push((
-                    m.clone(),
-                    Tag {
-                        member: m.name.clone(),
-                        why,
-                    },
-                ));
+                out.push(tag(m, why));
             }
         }
     }
@@ -63,13 +66,7 @@ pub fn tags(
                 "pinch hit: the Prog Lead ({}) already has {open_on_lead} open incidents",
                 lead.name
             );
-            out.push((
-                m.clone(),
-                Tag {
-                    member: m.name.clone(),
-                    why,
-                },
-            ));
+            out.push(tag(m, why));
         }
     }
     out
