@@ -351,4 +351,11 @@ async fn syncwatch_gives_the_verdicts_dbt_source_freshness_gives() {
     assert_eq!(fresh["labels"]["dbt_table"], "fresh");
     assert_eq!(fresh["labels"]["team"], "commerce", "{fresh}");
     assert_eq!(fresh["labels"]["dbt_tags"], "orders");
+    let legacy = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "legacy.stale")
+        .unwrap();
+    assert_eq!(legacy["labels"]["dbt_database"], "test", "{legacy}");
 }
