@@ -32,6 +32,12 @@ impl Clock {
         }
     }
 
+    /// The instant checks are judged at when it is not the database's own clock: `at` under
+    /// a virtual clock (tests that judge at chosen times), `None` under the system clock.
+    pub fn judge_at(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        matches!(self, Clock::Virtual { .. }).then_some(at)
+    }
+
     /// Sleeps until the clock reads `at`. Re-checks after waking, so a wall clock that was
     /// stepped back never makes a check fire early.
     pub async fn sleep_until(&self, at: DateTime<Utc>) {

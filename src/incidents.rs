@@ -53,10 +53,7 @@ pub const REMIND_FROM_HOUR: u32 = 9;
 pub async fn remind_retros(app: &App, now: DateTime<Utc>) -> usize {
     use chrono::Timelike;
     let settings = &app.plan.settings;
-    let zone = settings
-        .oncall
-        .as_ref()
-        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let zone = settings.oncall_zone();
     let local = now.with_timezone(&zone);
     if local.hour() < REMIND_FROM_HOUR {
         return 0;

@@ -285,9 +285,8 @@ async fn probe_batch(app: &App, indices: &[usize]) -> Vec<CheckResult> {
         let checks: Vec<&Check> = indices.iter().map(|i| &app.plan.checks[*i]).collect();
         let started_at = app.clock.now();
         let clock = Instant::now();
-        let virtual_now =
-            matches!(app.clock, crate::clock::Clock::Virtual { .. }).then_some(started_at);
-        if let Some(outcomes) = app.probes.run_batch(&checks, virtual_now).await {
+        let at = app.clock.judge_at(started_at);
+        if let Some(outcomes) = app.probes.run_batch(&checks, at).await {
             let duration = clock.elapsed();
             return indices
                 .iter()
@@ -318,9 +317,7 @@ async fn probe_one(app: &App, index: usize) -> CheckResult {
     let check: &Check = &app.plan.checks[index];
     let started_at = app.clock.now();
     let clock = Instant::now();
-    let virtual_now =
-        matches!(app.clock, crate::clock::Clock::Virtual { .. }).then_some(started_at);
-    let outcome = app.probes.run(check, virtual_now).await;
+    let outcome = app.probes.run(check, app.clock.judge_at(started_at)).await;
     let duration = clock.elapsed();
     log_outcome(check, &outcome, duration);
     CheckResult {

@@ -279,10 +279,7 @@ pub fn retro_markdown(f: &Facts<'_>) -> String {
             a.id,
             a.text,
             a.owner,
-            a.due
-                .as_deref()
-                .map(|d| format!(", due {d}"))
-                .unwrap_or_default()
+            crate::notify::incident::due_suffix(a)
         ));
     }
     md.push_str("- [ ] \n");

@@ -56,11 +56,7 @@ pub async fn run(a: Args, plan: Plan) -> anyhow::Result<u8> {
         .count_events("notice", syncwatch::notify::incident::AUTO_FIXED, from)
         .await?;
     store.close().await;
-    let zone = plan
-        .settings
-        .oncall
-        .as_ref()
-        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let zone = plan.settings.oncall_zone();
     let members: Vec<String> = plan
         .settings
         .oncall

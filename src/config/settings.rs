@@ -47,6 +47,14 @@ pub struct Settings {
     pub calendars: BTreeMap<String, std::sync::Arc<crate::calendar::Calendar>>,
 }
 
+impl Settings {
+    /// The on-call rotation's time zone (UTC without a rotation): retros' business days,
+    /// nights and weekends, and the day reminders and overdue counts go by.
+    pub fn oncall_zone(&self) -> Tz {
+        self.oncall.as_ref().map_or(Tz::UTC, |r| r.timezone)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StoreSpec {
     pub url: SecretString,

@@ -155,7 +155,7 @@ impl Series {
 }
 
 /// Label values escaped per the text format.
-fn escape(v: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn escape(v: &str) -> std::borrow::Cow<'_, str> {
     if v.contains(['\\', '"', '\n']) {
         v.replace('\\', "\\\\")
             .replace('"', "\\\"")

@@ -269,13 +269,10 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP syncwatch_incident_pages_total Incidents paged, by the Prog Lead of the time and whether out of hours (nights and weekends in the on-call zone).\n# TYPE syncwatch_incident_pages_total counter");
         for ((member, hours), n) in pages {
-            let member = member
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
             let _ = writeln!(
                 out,
-                "syncwatch_incident_pages_total{{hours=\"{hours}\",member=\"{member}\"}} {n}"
+                "syncwatch_incident_pages_total{{hours=\"{hours}\",member=\"{}\"}} {n}",
+                checks::escape(&member)
             );
         }
         *self.history.lock().expect("metrics lock") = (Some(std::time::Instant::now()), out);

@@ -127,21 +127,13 @@ pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime
         m.incidents(open, unacked);
     }
     if let Some(m) = metrics {
-        let zone = app
-            .plan
-            .settings
-            .oncall
-            .as_ref()
-            .map_or(chrono_tz::UTC, |r| r.timezone);
+        let zone = app.plan.settings.oncall_zone();
         let today = app
             .clock
             .now()
             .with_timezone(&zone)
             .format("%Y-%m-%d")
             .to_string();
-        if let Ok((overdue, open)) = app.store.followthrough_counts(&today).await {
-            m.followthrough(overdue, open);
-        }
         if m.slo_due() {
             let now = app.clock.now();
             for c in app.plan.checks.iter().filter(|c| c.slo.is_some()) {
@@ -155,7 +147,11 @@ pub async fn drain(app: &Arc<App>, metrics: Option<&Metrics>, deadline: DateTime
                 }
             }
         }
+        // What changes by the day or by the incident: once a minute, not every dispatch cycle.
         if m.history_due() {
+            if let Ok((overdue, open)) = app.store.followthrough_counts(&today).await {
+                m.followthrough(overdue, open);
+            }
             if let Ok(all) = app.store.incidents_since(DateTime::UNIX_EPOCH).await {
                 m.incident_history(&all, zone);
             }

@@ -297,10 +297,7 @@ pub fn handoff_text(
                 a.id,
                 a.text,
                 a.owner,
-                a.due
-                    .as_deref()
-                    .map(|d| format!(", due {d}"))
-                    .unwrap_or_default(),
+                due_suffix(a),
                 a.incident
             ));
         }
@@ -459,10 +456,7 @@ pub fn partner_notice(
     now: DateTime<Utc>,
     settings: &Settings,
 ) -> String {
-    let zone = settings
-        .oncall
-        .as_ref()
-        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let zone = settings.oncall_zone();
     let local = |t: DateTime<Utc>| t.with_timezone(&zone).format("%a %H:%M %Z").to_string();
     let what = check
         .description
@@ -486,6 +480,14 @@ pub fn partner_notice(
         since = local(since),
         next = local(now + chrono::Duration::hours(1)),
     )
+}
+
+/// `, due 2026-12-20` for an action item with a due date, else nothing.
+pub fn due_suffix(a: &crate::store::incidents::ActionItem) -> String {
+    a.due
+        .as_deref()
+        .map(|d| format!(", due {d}"))
+        .unwrap_or_default()
 }
 
 /// The retro reminder: whose it is, when it was due, how to draft and close it, what is open.

@@ -321,10 +321,7 @@ pub(crate) async fn schedule_retro(
     } else {
         return Ok(());
     };
-    let zone = settings
-        .oncall
-        .as_ref()
-        .map_or(chrono_tz::UTC, |r| r.timezone);
+    let zone = settings.oncall_zone();
     let due = crate::incidents::rules::business_days_after(
         resolved.with_timezone(&zone).date_naive(),
         rules.due_within_days,
