@@ -146,48 +146,50 @@ impl Daemon {
         self.latest.lock().expect("latest lock").clone()
     }
 
-    /// One scheduled run: the same pass `syncwatch run` makes, over one check.
-    pub async fn run_check(&self, name: &str) {
-        let _running = self.in_flight.read().await;
-        self.run_check_unguarded(name).await;
-    }
-
-    /// The run itself; callers hold an in-flight guard (shutdown waits for them).
-    async fn run_check_unguarded(&self, name: &str) {
+    /// The runs themselves: the same pass `syncwatch run` makes, over these checks (sources
+    /// batch what they can); callers hold an in-flight guard (shutdown waits for them).
+    /// Returns whether a run decided a restart (its re-check is then pending).
+    async fn run_checks_unguarded(&self, names: &[&str]) -> bool {
         let app = self.current();
-        let Some(index) = app.index_of(name) else {
-            return;
-        };
+        let indices: Vec<usize> = names.iter().filter_map(|n| app.index_of(n)).collect();
+        if indices.is_empty() {
+            return false;
+        }
         self.record_held(&app).await;
-        match pass::run(
+        let report = match pass::run(
             Arc::clone(&app),
-            &Selection::Indices(vec![index]),
+            &Selection::Indices(indices),
             self.clock.now(),
         )
         .await
         {
-            Ok(report) => {
-                let wrote = report
-                    .results
-                    .iter()
-                    .any(|r| r.decision.as_ref().is_some_and(|d| !d.actions.is_empty()));
-                if wrote {
-                    self.outbox_written.notify_one();
-                }
-                for r in report.results {
-                    let check = &app.plan.checks[r.index];
-                    if r.state.is_none() {
-                        self.hold(check, &r);
-                    }
-                    self.metrics.observe(check, &r);
-                    self.latest
-                        .lock()
-                        .expect("latest lock")
-                        .insert(check.name.clone(), r);
-                }
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(checks = names.len(), error = %e, "run failed");
+                return false;
             }
-            Err(e) => tracing::error!(check = name, error = %e, "run failed"),
+        };
+        let decided = |what: &dyn Fn(&crate::policy::Decision) -> bool| {
+            report
+                .results
+                .iter()
+                .any(|r| r.decision.as_ref().is_some_and(what))
+        };
+        if decided(&|d| !d.actions.is_empty()) {
+            self.outbox_written.notify_one();
         }
+        let restarted = decided(&|d| d.actions.contains(&crate::policy::Action::Restart));
+        let mut latest = Vec::with_capacity(report.results.len());
+        for r in report.results {
+            let check = &app.plan.checks[r.index];
+            if r.state.is_none() {
+                self.hold(check, &r);
+            }
+            self.metrics.observe(check, &r);
+            latest.push((check.name.clone(), r));
+        }
+        self.latest.lock().expect("latest lock").extend(latest);
+        restarted
     }
 
     /// Loads the configuration again; on any problem, logs it and keeps the running one.
@@ -263,66 +265,75 @@ async fn dispatcher(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>
 }
 
 impl Daemon {
-    /// A scheduled run, shared with other replicas: claimed once per fire time in the store,
-    /// run here only if this replica got the claim.
-    async fn run_claimed(self: &Arc<Self>, name: &str, due: DateTime<Utc>) {
-        // Taken before claiming: shutdown then waits for the claim, the run and marking it done,
-        // and a replica that is stopping never claims a run it would not finish.
+    /// Scheduled runs of one fire time, shared with other replicas: each claimed once per fire
+    /// time in the store (one statement per few hundred checks), run here only where this
+    /// replica got the claim, together in one pass. Returns whether a run decided a restart.
+    async fn run_claimed(self: &Arc<Self>, names: &[&str], due: DateTime<Utc>) -> bool {
+        // Taken before claiming: shutdown then waits for the claims, the runs and marking them
+        // done, and a replica that is stopping never claims a run it would not finish.
         let _running = self.in_flight.read().await;
         let app = self.current();
         let now = self.clock.now();
         let lease_until =
             now + chrono::Duration::from_std(app.plan.settings.run_lease).unwrap_or_default();
-        let busy = match app
+        let claims = match app
             .store
-            .claim_run(name, due, &self.owner, now, lease_until)
+            .claim_runs(names, due, &self.owner, now, lease_until)
             .await
         {
-            Ok(Claim::Won) => false,
-            Ok(Claim::Busy) => true,
-            Ok(Claim::Lost) => {
-                tracing::debug!(check = name, %due, "another replica runs this one");
-                return;
-            }
+            Ok(claims) => claims,
             Err(e) => {
                 // Running twice beats not running: with the store down, recording fails anyway.
-                tracing::warn!(check = name, error = %e, "cannot claim the run; running it");
-                false
+                tracing::warn!(checks = names.len(), error = %e, "cannot claim the runs; running them");
+                vec![Claim::Won; names.len()]
             }
         };
-        if !busy {
-            wait_for_dependencies(&app, name, due).await;
+        let mut won = Vec::with_capacity(names.len());
+        let mut skipped = Vec::new();
+        for (name, claim) in names.iter().copied().zip(claims) {
+            match claim {
+                Claim::Won => won.push(name),
+                Claim::Busy => skipped.push(name),
+                Claim::Lost => tracing::debug!(check = name, %due, "another replica runs this one"),
+            }
         }
+        wait_for_dependencies(&app, &won, due).await;
         drop(app);
-        let skipped = busy
-            || !self
-                .running
-                .lock()
-                .expect("running lock")
-                .insert(name.to_string());
-        if skipped {
+        let ran: Vec<&str> = {
+            let mut running = self.running.lock().expect("running lock");
+            won.into_iter()
+                .filter(|name| {
+                    let fresh = running.insert(name.to_string());
+                    if !fresh {
+                        skipped.push(name);
+                    }
+                    fresh
+                })
+                .collect()
+        };
+        for name in &skipped {
             tracing::warn!(
                 check = name,
                 "previous run still going: this tick is skipped"
             );
             self.metrics.skipped(name);
-        } else {
-            let _done = NotRunning(self, name);
-            self.run_check_unguarded(name).await;
         }
-        let how = if skipped {
-            Finish::Skipped
-        } else {
-            Finish::Ran
-        };
-        if let Err(e) = self
-            .current()
-            .store
-            .finish_run(name, due, self.clock.now(), how)
-            .await
-        {
-            tracing::warn!(check = name, error = %e, "cannot mark the run done; another replica may repeat it");
+        let mut restarted = false;
+        if !ran.is_empty() {
+            let _done = NotRunning(self, &ran);
+            restarted = self.run_checks_unguarded(&ran).await;
         }
+        let store = &self.current().store;
+        let now = self.clock.now();
+        for (list, how) in [(&ran, Finish::Ran), (&skipped, Finish::Skipped)] {
+            if list.is_empty() {
+                continue;
+            }
+            if let Err(e) = store.finish_runs(list, due, now, how).await {
+                tracing::warn!(checks = list.len(), error = %e, "cannot mark the runs done; another replica may repeat them");
+            }
+        }
+        restarted
     }
 }
 
@@ -343,39 +354,41 @@ impl Daemon {
         {
             return Finish::Superseded;
         }
-        let _done = NotRunning(self, name);
+        let _done = NotRunning(self, &[name]);
         tracing::warn!(check = %name, %due, "taking over a run whose replica did not finish it");
-        self.run_check_unguarded(name).await;
+        self.run_checks_unguarded(&[name]).await;
         Finish::Ran
     }
 }
 
-/// Before a check runs, its dependencies due at the same fire time finish their runs (on any
-/// replica), so it judges "blocked" on their verdicts of this instant, not of the last one:
+/// Before checks run, their dependencies due at the same fire time finish their runs (on any
+/// replica), so they judge "blocked" on their verdicts of this instant, not of the last one:
 /// when a partner database goes down, the check that says so pages and its dependents do not.
-/// Bounded by half the run lease (the claim must not lapse while waiting).
-async fn wait_for_dependencies(app: &App, name: &str, due: DateTime<Utc>) {
-    let Some(check) = app.index_of(name).map(|i| &app.plan.checks[i]) else {
-        return;
-    };
-    let same_instant: Vec<&str> = check
-        .depends_on
+/// A dependency running here in the same group is ordered by the pass itself. Bounded by half
+/// the run lease (the claims must not lapse while waiting).
+async fn wait_for_dependencies(app: &App, names: &[&str], due: DateTime<Utc>) {
+    let here: std::collections::HashSet<&str> = names.iter().copied().collect();
+    let mut elsewhere: Vec<&str> = names
         .iter()
+        .filter_map(|n| app.index_of(n).map(|i| &app.plan.checks[i]))
+        .flat_map(|check| check.depends_on.iter())
         .filter_map(|d| app.index_of(d).map(|i| &app.plan.checks[i]))
+        .filter(|d| !here.contains(d.name.as_str()))
         .filter(|d| d.schedule.last_at_or_before(due) == Some(due))
         .map(|d| d.name.as_str())
         .collect();
-    if same_instant.is_empty() {
+    elsewhere.sort_unstable();
+    elsewhere.dedup();
+    if elsewhere.is_empty() {
         return;
     }
     let until = tokio::time::Instant::now() + app.plan.settings.run_lease / 2;
-    for dep in same_instant {
+    for dep in elsewhere {
         loop {
             match app.store.claim_done(dep, due).await {
                 Ok(Some(true)) | Err(_) => break,
                 Ok(_) if tokio::time::Instant::now() >= until => {
                     tracing::warn!(
-                        check = name,
                         dependency = dep,
                         "dependency still running; judging on its last verdict"
                     );
@@ -387,12 +400,15 @@ async fn wait_for_dependencies(app: &App, name: &str, due: DateTime<Utc>) {
     }
 }
 
-/// Takes a check off the running set however its run ends.
-struct NotRunning<'a>(&'a Daemon, &'a str);
+/// Takes checks off the running set however their run ends.
+struct NotRunning<'a>(&'a Daemon, &'a [&'a str]);
 
 impl Drop for NotRunning<'_> {
     fn drop(&mut self) {
-        self.0.running.lock().expect("running lock").remove(self.1);
+        let mut running = self.0.running.lock().expect("running lock");
+        for name in self.1 {
+            running.remove(*name);
+        }
     }
 }
 
@@ -434,7 +450,7 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
                 for (index, at) in due {
                     let name = app.plan.checks[index].name.clone();
                     tracing::info!(check = %name, "re-checking after the restart settled");
-                    d.run_claimed(&name, at).await;
+                    d.run_claimed(&[&name], at).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot look for due re-checks"),
@@ -476,20 +492,16 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
 struct Runs(Arc<Daemon>);
 
 impl Runner for Runs {
-    fn run(&self, check: &str, due: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static {
+    fn run(
+        &self,
+        checks: Vec<Arc<str>>,
+        due: DateTime<Utc>,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let d = Arc::clone(&self.0);
-        let name = check.to_string();
         async move {
-            d.run_claimed(&name, due).await;
+            let names: Vec<&str> = checks.iter().map(|c| &**c).collect();
             // A restart was decided: the sweeper wakes for its re-check when it settles.
-            let restarted = d
-                .latest
-                .lock()
-                .expect("latest lock")
-                .get(&name)
-                .and_then(|r| r.decision.as_ref())
-                .is_some_and(|decision| decision.actions.contains(&crate::policy::Action::Restart));
-            if restarted {
+            if d.run_claimed(&names, due).await {
                 d.rechecks.notify_one();
             }
         }

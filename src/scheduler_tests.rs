@@ -13,6 +13,8 @@ struct Recorder {
     clock: Clock,
     takes: Duration,
     runs: Mutex<Vec<(String, DateTime<Utc>)>>,
+    /// Each group handed over: its checks and fire time.
+    groups: Mutex<Vec<(Vec<String>, DateTime<Utc>)>>,
     skipped: Mutex<Vec<String>>,
     late: Mutex<Vec<Duration>>,
 }
@@ -23,6 +25,7 @@ impl Recorder {
             clock,
             takes,
             runs: Mutex::default(),
+            groups: Mutex::default(),
             skipped: Mutex::default(),
             late: Mutex::default(),
         })
@@ -40,11 +43,18 @@ impl Recorder {
 }
 
 impl Runner for Recorder {
-    fn run(&self, check: &str, _due: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static {
+    fn run(
+        &self,
+        checks: Vec<Arc<str>>,
+        due: DateTime<Utc>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let now = self.clock.now();
+        let names: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
         self.runs
             .lock()
             .unwrap()
-            .push((check.to_string(), self.clock.now()));
+            .extend(names.iter().map(|n| (n.clone(), now)));
+        self.groups.lock().unwrap().push((names, due));
         let takes = self.takes;
         async move { tokio::time::sleep(takes).await }
     }
@@ -350,4 +360,55 @@ async fn sync_keeps_unchanged_timers_and_stops_removed_checks() {
         "removed checks stop"
     );
     assert_eq!(s.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_due_at_the_same_instant_are_handed_over_together() {
+    // Four checks every five minutes (two in other time zones: the same UTC instants), one
+    // hourly, one with jitter: the jittered one wakes on its own, the others share groups.
+    let jittered = Timing {
+        schedule: Schedule::new("*/5 * * * *", Tz::UTC).unwrap(),
+        jitter: Duration::from_secs(60),
+    };
+    let rec = simulate(
+        "2026-01-01T00:00:00Z",
+        Duration::from_secs(60 * 60 + 90),
+        vec![
+            ("d", timing("*/5 * * * *", Tz::UTC)),
+            ("a", timing("*/5 * * * *", Tz::UTC)),
+            ("c", timing("*/5 * * * *", chrono_tz::Asia::Kolkata)),
+            ("b", timing("*/5 * * * *", chrono_tz::America::New_York)),
+            ("h", timing("0 * * * *", Tz::UTC)),
+            ("j", jittered),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let groups = rec.groups.lock().unwrap().clone();
+    let at = |t: &str| -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .filter(|(_, due)| *due == utc(t))
+            .map(|(names, _)| names.clone())
+            .collect()
+    };
+    let abcd: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+    assert_eq!(
+        at("2026-01-01T00:05:00Z")[0],
+        abcd,
+        "one group, in name order"
+    );
+    let top = at("2026-01-01T01:00:00Z");
+    let mut with_h = abcd.clone();
+    with_h.push("h".into());
+    assert!(top.contains(&with_h), "{top:?}");
+    assert!(
+        top.contains(&vec!["j".to_string()]),
+        "the jittered check wakes on its own: {top:?}"
+    );
+    // Every fire time of every check ran once: 12 five-minute ticks for a–d and j, one for h.
+    for c in ["a", "b", "c", "d", "j"] {
+        assert_eq!(rec.times(c).len(), 12, "{c}");
+    }
+    assert_eq!(rec.times("h").len(), 1);
 }

@@ -397,3 +397,56 @@ async fn sigterm_is_honoured_while_a_reload_is_still_parsing() {
         asked.elapsed()
     );
 }
+
+/// The daemon hands checks falling due at the same instant to one pass, which batches them
+/// per source: 120 freshness checks every two seconds (jitter off) take three statements per
+/// fire time (batches of 50, 50 and 20), not 120. One statement's checks share a start and a
+/// duration in the recorded runs.
+#[tokio::test]
+async fn checks_due_at_the_same_instant_run_in_batches() {
+    const CHECKS: usize = 120;
+    let f = fixture("").await;
+    let mut yaml = String::from("defaults: { source: p, schedule: \"*/2 * * * * *\" }\nchecks:\n");
+    for i in 0..CHECKS {
+        yaml.push_str(&format!(
+            "  - name: c{i:03}\n    freshness: {{ table: fresh, column: ts, warn_after: 1h, error_after: 6h }}\n"
+        ));
+    }
+    std::fs::write(f.path().join("checks/p.yaml"), yaml).unwrap();
+    let (serve, _base) = serve(&f.settings_path(), &["--watch-interval", "0s"]);
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    signal(&serve, "-TERM");
+    let mut serve = serve;
+    assert_eq!(serve.0.wait().unwrap().code(), Some(0));
+    let url = format!("sqlite:{}", f.path().join("state.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    // (fire second, statements that second, runs that second)
+    let rounds: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT substr(started_at, 1, 19), COUNT(DISTINCT started_at || '/' || duration_ms), COUNT(*) \
+         FROM runs GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let full: Vec<&(String, i64, i64)> = rounds
+        .iter()
+        .filter(|(_, _, runs)| *runs == CHECKS as i64)
+        .collect();
+    assert!(
+        full.len() >= 2,
+        "every check ran at each fire time: {rounds:?}"
+    );
+    for (second, statements, _) in &full {
+        assert!(
+            *statements <= 3,
+            "{second}: {CHECKS} due checks took {statements} statements, not 3 batches"
+        );
+    }
+    let errors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE verdict <> 'pass'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(errors, 0, "every batched run judged the fresh table");
+}

@@ -171,3 +171,79 @@ async fn runs_are_recorded_at_the_apps_clock_not_the_wall_clock() {
         assert_eq!(states[name].last_run_at, started);
     }
 }
+
+/// Two replicas claim the same scheduler group of 1,203 checks (more than one claim
+/// statement's worth) at once: each run is won by exactly one of them; a check whose earlier
+/// run is still leased is claimed busy; finishing marks every claim done.
+async fn group_claims_are_won_once(store_url: &str) {
+    use syncwatch::store::{Claim, Finish};
+    let f = fixture(store_url).await;
+    let (a, b) = (
+        App::build(f.plan()).await.unwrap(),
+        App::build(f.plan()).await.unwrap(),
+    );
+    let now = Utc::now();
+    let lease = now + Duration::seconds(60);
+    let names: Vec<String> = (0..1203).map(|i| format!("g{i:04}")).collect();
+    let mut reversed: Vec<&str> = names.iter().map(String::as_str).collect();
+    reversed.reverse();
+    let earlier = now - Duration::seconds(1);
+    // g0007's run at the earlier fire time is still going (leased, not done).
+    assert_eq!(
+        a.store
+            .claim_run("g0007", earlier, "a", now, lease)
+            .await
+            .unwrap(),
+        Claim::Won
+    );
+    let forward: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (ca, cb) = tokio::join!(
+        a.store.claim_runs(&forward, now, "a", now, lease),
+        b.store.claim_runs(&reversed, now, "b", now, lease),
+    );
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    let by_b: std::collections::HashMap<&str, Claim> =
+        reversed.iter().copied().zip(cb.iter().copied()).collect();
+    let mut busy = Vec::new();
+    for (name, claim_a) in forward.iter().zip(&ca) {
+        let claim_b = by_b[name];
+        let winners = [claim_a, &claim_b]
+            .iter()
+            .filter(|c| ***c != Claim::Lost)
+            .count();
+        assert_eq!(winners, 1, "{name}: a {claim_a:?}, b {claim_b:?}");
+        if *claim_a == Claim::Busy || claim_b == Claim::Busy {
+            busy.push(*name);
+        }
+    }
+    assert_eq!(busy, ["g0007"], "only the check still running is busy");
+    a.store
+        .finish_runs(&forward, now, Utc::now(), Finish::Ran)
+        .await
+        .unwrap();
+    for name in ["g0000", "g0499", "g0500", "g1202"] {
+        assert_eq!(a.store.claim_done(name, now).await.unwrap(), Some(true));
+    }
+    assert_eq!(
+        b.store.claim_done("g0007", earlier).await.unwrap(),
+        Some(false)
+    );
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_group_claims_are_won_once() {
+    group_claims_are_won_once("sqlite:state/syncwatch.db").await;
+}
+
+#[tokio::test]
+async fn postgres_group_claims_are_won_once() {
+    let Some((mut pg, db, url)) = common::pg_store("sw_claims").await else {
+        return;
+    };
+    group_claims_are_won_once(&url).await;
+    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
