@@ -412,6 +412,28 @@ impl Drop for NotRunning<'_> {
     }
 }
 
+/// Keeps the compressed `/metrics` body ready: after a burst of runs settles (no change for a
+/// quarter second), compresses the per-check families off the async threads, so a scrape
+/// between bursts only compresses the few KB that change with time.
+async fn metrics_warmer(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+        if !d.metrics.stale() {
+            continue;
+        }
+        let before = d.metrics.version();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if d.metrics.version() != before {
+            continue; // still changing: a burst is being recorded
+        }
+        let d2 = Arc::clone(&d);
+        let _ = tokio::task::spawn_blocking(move || d2.metrics.prepare()).await;
+    }
+}
+
 /// Takes over runs whose replica died before finishing them (its lease expired).
 async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut last_prune = d.clock.now();
@@ -598,6 +620,7 @@ pub async fn serve(
     drop(app);
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let dispatch = tokio::spawn(dispatcher(Arc::clone(&d), dispatch_stopped.clone()));
+    let warm = tokio::spawn(metrics_warmer(Arc::clone(&d), dispatch_stopped.clone()));
     let sweep = tokio::spawn(sweeper(Arc::clone(&d), dispatch_stopped));
 
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -655,6 +678,7 @@ pub async fn serve(
     let _ = stop_dispatch.send(true);
     let _ = dispatch.await;
     let _ = sweep.await;
+    let _ = warm.await;
     let _ = stop_http.send(());
     let _ = server.await;
     d.current().close().await;

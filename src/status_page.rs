@@ -64,6 +64,232 @@ pub struct Context {
     pub daily: HashMap<String, Vec<(String, Verdict)>>,
 }
 
+/// A page shows every check up to this many. Past it, `/` is a summary (the checks needing
+/// attention, worst first, up to this many, then every source with its counts) and each source
+/// has pages of this many rows (`/?source=NAME&page=N`): the first screen stays small and
+/// quick at 10,000 checks, and its store reads cover only the rows shown.
+pub const PAGE_ROWS: usize = 200;
+
+/// The view asked for in the query string.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Ask {
+    pub source: Option<String>,
+    /// 1-based.
+    pub page: Option<usize>,
+}
+
+/// What a page shows beyond its rows.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Every configured check, and their current verdicts: pass, warn, fail, error.
+    pub total: usize,
+    pub counts: [usize; 4],
+    pub view: View,
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum View {
+    /// Every check (small configurations).
+    #[default]
+    Everything,
+    /// The checks needing attention (of `attention` in all) and every source's counts.
+    Summary {
+        attention: usize,
+        sources: Vec<SourceLine>,
+    },
+    /// One page of one source's checks.
+    Source {
+        name: String,
+        page: usize,
+        pages: usize,
+        checks: usize,
+    },
+}
+
+/// A source in the summary: its checks and their verdicts (pass, warn, fail, error, not run).
+#[derive(Debug, Clone)]
+pub struct SourceLine {
+    pub name: String,
+    pub checks: usize,
+    pub counts: [usize; 5],
+}
+
+/// The source a check is listed under (HTTP checks have none).
+fn source_of(c: &Check) -> &str {
+    c.source.as_deref().unwrap_or("http")
+}
+
+/// Worst first: error, fail, warn, then not run yet, then pass.
+fn rank_of(v: Option<Verdict>) -> u8 {
+    match v {
+        Some(Verdict::Error) => 0,
+        Some(Verdict::Fail) => 1,
+        Some(Verdict::Warn) => 2,
+        None => 3,
+        Some(Verdict::Pass) => 4,
+    }
+}
+
+/// The checks a view shows, and its scope, from each check's current verdict (`verdict`) and
+/// the time it has held it (`since`, for "longest failing first").
+pub fn choose<'a>(
+    checks: &'a [Check],
+    ask: &Ask,
+    verdict: impl Fn(&Check) -> Option<Verdict>,
+    since: impl Fn(&Check) -> Option<DateTime<Utc>>,
+) -> (Vec<&'a Check>, Scope) {
+    let mut counts = [0; 4];
+    for c in checks {
+        if let Some(v) = verdict(c) {
+            counts[v as usize] += 1;
+        }
+    }
+    let scope = |view| Scope {
+        total: checks.len(),
+        counts,
+        view,
+    };
+    if let Some(name) = &ask.source {
+        let mine: Vec<&Check> = checks.iter().filter(|c| source_of(c) == name).collect();
+        let pages = mine.len().div_ceil(PAGE_ROWS).max(1);
+        let page = ask.page.unwrap_or(1).clamp(1, pages);
+        let shown = mine
+            .iter()
+            .skip((page - 1) * PAGE_ROWS)
+            .take(PAGE_ROWS)
+            .copied()
+            .collect();
+        return (
+            shown,
+            scope(View::Source {
+                name: name.clone(),
+                page,
+                pages,
+                checks: mine.len(),
+            }),
+        );
+    }
+    if checks.len() <= PAGE_ROWS {
+        return (checks.iter().collect(), scope(View::Everything));
+    }
+    let mut sources: BTreeMap<&str, SourceLine> = BTreeMap::new();
+    let mut attention: Vec<&Check> = Vec::new();
+    for c in checks {
+        let v = verdict(c);
+        let line = sources.entry(source_of(c)).or_insert_with(|| SourceLine {
+            name: source_of(c).to_string(),
+            checks: 0,
+            counts: [0; 5],
+        });
+        line.checks += 1;
+        line.counts[v.map_or(4, |v| v as usize)] += 1;
+        if matches!(v, Some(Verdict::Warn | Verdict::Fail | Verdict::Error)) {
+            attention.push(c);
+        }
+    }
+    let total = attention.len();
+    attention.sort_by(|a, b| {
+        (rank_of(verdict(a)), since(a), &a.name).cmp(&(rank_of(verdict(b)), since(b), &b.name))
+    });
+    attention.truncate(PAGE_ROWS);
+    let mut sources: Vec<SourceLine> = sources.into_values().collect();
+    // Sources with failures first, then by name.
+    sources.sort_by_key(|s| (std::cmp::Reverse(s.counts[3] + s.counts[2]), s.name.clone()));
+    (
+        attention,
+        scope(View::Summary {
+            attention: total,
+            sources,
+        }),
+    )
+}
+
+/// A link to a view of the page.
+fn link(source: &str, page: usize) -> String {
+    let mut q = String::new();
+    for b in source.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            q.push(b as char);
+        } else {
+            let _ = write!(q, "%{b:02X}");
+        }
+    }
+    if page > 1 {
+        let _ = write!(q, "&amp;page={page}");
+    }
+    format!("?source={q}")
+}
+
+/// The summary's and a source page's own parts, after the incidents.
+fn scope_section(h: &mut String, scope: &Scope, shown: usize) {
+    match &scope.view {
+        View::Everything => {}
+        View::Summary { attention, sources } => {
+            let _ = write!(
+                h,
+                "<section aria-labelledby=\"attention\"><h2 id=\"attention\">Needs attention: {attention} check{}</h2>",
+                if *attention == 1 { "" } else { "s" }
+            );
+            if *attention > shown {
+                let _ = write!(
+                    h,
+                    "<p class=\"muted\">The worst {shown} are below, worst and longest first; each source's page lists all of its checks.</p>"
+                );
+            } else if *attention == 0 {
+                h.push_str("<p>Every check passes or has not run yet.</p>");
+            }
+            h.push_str("</section><section aria-labelledby=\"sources\"><h2 id=\"sources\">Sources</h2><table><thead><tr>\
+                <th scope=\"col\">Source</th><th scope=\"col\">Checks</th><th scope=\"col\">Pass</th><th scope=\"col\">Warn</th>\
+                <th scope=\"col\">Fail</th><th scope=\"col\">Error</th><th scope=\"col\">Not run</th></tr></thead><tbody>");
+            for s in sources {
+                let _ = write!(
+                    h,
+                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td data-label=\"Checks\">{}</td>",
+                    link(&s.name, 1),
+                    escape(&s.name),
+                    s.checks
+                );
+                for (label, n) in ["Pass", "Warn", "Fail", "Error", "Not run"]
+                    .iter()
+                    .zip(s.counts)
+                {
+                    let _ = write!(h, "<td data-label=\"{label}\">{n}</td>");
+                }
+                h.push_str("</tr>");
+            }
+            h.push_str("</tbody></table></section>");
+        }
+        View::Source {
+            name,
+            page,
+            pages,
+            checks,
+        } => {
+            let _ = write!(
+                h,
+                "<nav aria-label=\"pages\"><p><a href=\"/\">Summary</a> · source {}: {checks} check{}, page {page} of {pages}",
+                escape(name),
+                if *checks == 1 { "" } else { "s" }
+            );
+            if *page > 1 {
+                let _ = write!(
+                    h,
+                    " · <a href=\"{}\" rel=\"prev\">previous</a>",
+                    link(name, page - 1)
+                );
+            }
+            if page < pages {
+                let _ = write!(
+                    h,
+                    " · <a href=\"{}\" rel=\"next\">next</a>",
+                    link(name, page + 1)
+                );
+            }
+            h.push_str("</p></nav>");
+        }
+    }
+}
+
 /// How many days the history bar shows.
 pub const DAYS: u32 = 90;
 
@@ -135,15 +361,8 @@ impl Context {
     }
 }
 
-/// Worst first: error, fail, warn, then not run yet, then pass.
 fn rank(row: &Row<'_>) -> u8 {
-    match row.last.map(|r| r.outcome.verdict) {
-        Some(Verdict::Error) => 0,
-        Some(Verdict::Fail) => 1,
-        Some(Verdict::Warn) => 2,
-        None => 3,
-        Some(Verdict::Pass) => 4,
-    }
+    rank_of(row.last.map(|r| r.outcome.verdict))
 }
 
 /// What the page shows about one check.
@@ -153,8 +372,10 @@ pub struct Row<'a> {
     pub history: Vec<&'a PastRun>,
 }
 
+/// The page: `shown` (from [`choose`]) with their runs; the counts come from `scope`.
 pub fn render(
-    checks: &[Check],
+    shown: &[&Check],
+    scope: &Scope,
     latest: &HashMap<String, LastRun>,
     history: &[PastRun],
     incidents: &[Incident],
@@ -166,7 +387,7 @@ pub fn render(
         by_check.entry(r.check.as_str()).or_default().push(r);
     }
     let mut groups: BTreeMap<String, Vec<Row<'_>>> = BTreeMap::new();
-    for c in checks {
+    for c in shown.iter().copied() {
         let group = c
             .labels
             .get("partner")
@@ -190,13 +411,9 @@ pub fn render(
         let key = |g: &(String, Vec<Row<'_>>)| (g.1.first().map_or(9, rank), g.0.clone());
         key(a).cmp(&key(b))
     });
-    let count = |v: Verdict| {
-        checks
-            .iter()
-            .filter(|c| latest.get(&c.name).map(|r| r.outcome.verdict) == Some(v))
-            .count()
-    };
-    let mut h = String::with_capacity(8192 + checks.len() * 600);
+    let count = |v: Verdict| scope.counts[v as usize];
+    let total = scope.total;
+    let mut h = String::with_capacity(8192 + shown.len() * 600);
     let _ = write!(
         h,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -205,8 +422,8 @@ pub fn render(
          <style>{STYLE}</style></head><body><header><h1>syncwatch status</h1>\
          <p class=\"summary\" id=\"summary\">{} check{}: {} pass, {} warn, {} fail, {} error. \
          {} open incident{}.</p><p class=\"muted\">As of {}{}. This page refreshes every minute.</p>",
-        checks.len(),
-        if checks.len() == 1 { "" } else { "s" },
+        total,
+        if total == 1 { "" } else { "s" },
         count(Verdict::Pass),
         count(Verdict::Warn),
         count(Verdict::Fail),
@@ -221,6 +438,7 @@ pub fn render(
     banners(&mut h, ctx);
     h.push_str("</header><main>");
     incidents_section(&mut h, incidents, ctx, now);
+    scope_section(&mut h, scope, shown.len());
     for (group, rows) in &groups {
         let _ = write!(
             h,
@@ -433,7 +651,10 @@ mod tests {
             zone: Some(chrono_tz::America::New_York),
             ..Context::default()
         };
-        let html = render(&[check], &latest, &[], &[], &ctx, now);
+        let verdict = |c: &Check| latest.get(&c.name).map(|r| r.outcome.verdict);
+        let checks = [check];
+        let (shown, scope) = choose(&checks, &Ask::default(), verdict, |_| None);
+        let html = render(&shown, &scope, &latest, &[], &[], &ctx, now);
         assert!(
             html.contains("<td data-label=\"Data age\">3h00m</td>"),
             "{html}"

@@ -8,8 +8,8 @@ pub mod hooks;
 
 use crate::daemon::Daemon;
 use crate::verdict::Verdict;
-use axum::extract::Path;
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -37,11 +37,46 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .with_state(d)
 }
 
-async fn metrics(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
+/// The text format; gzip-compressed when the scraper accepts it (Prometheus does), from the
+/// per-check families kept compressed and ready (see `metrics::ready`).
+async fn metrics(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> axum::response::Response {
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            // `gzip;q=0` refuses it.
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
+            coding.eq_ignore_ascii_case("gzip") && !refused
+        });
+    if !gzip {
+        return (
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            d.metrics.render(),
+        )
+            .into_response();
+    }
+    let pieces = d.metrics.render_gzip();
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
     (
-        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        d.metrics.render(),
+        [
+            (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
+            (header::CONTENT_ENCODING, "gzip"),
+            (header::VARY, "Accept-Encoding"),
+        ],
+        body,
     )
+        .into_response()
 }
 
 /// Ready when a configuration is loaded (always, once serving) and the store answers.
@@ -173,21 +208,54 @@ fn read_allowed(d: &Daemon, headers: &HeaderMap) -> Result<(), Refused> {
 
 async fn page(
     State(d): State<Arc<Daemon>>,
+    Query(ask): Query<crate::status_page::Ask>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, Refused> {
     read_allowed(&d, &headers)?;
     let app = d.current();
     let now = d.clock.now();
+    // Each check's streak (one small row per check, whichever replica ran it) gives its current
+    // verdict for the counts and the choice of rows; this replica's own runs fill the gaps.
+    let states = app.store.states().await.map_err(store_error)?;
+    let mine = d.latest();
+    let current = |c: &crate::check::Check| {
+        states
+            .get(&c.name)
+            .map(|s| s.last_verdict)
+            .or_else(|| mine.get(&c.name).map(|r| r.outcome.verdict))
+    };
+    let (shown, scope) = crate::status_page::choose(&app.plan.checks, &ask, current, |c| {
+        states.get(&c.name).map(|s| s.verdict_since)
+    });
+    let unrouted = app
+        .plan
+        .checks
+        .iter()
+        .filter(|c| matches!(current(c), Some(Verdict::Fail | Verdict::Error)))
+        .filter(|c| {
+            let route = c.on_failure.as_ref().and_then(|o| o.page.as_ref());
+            route
+                .and_then(|r| app.plan.settings.routes.get(r))
+                .is_none_or(Vec::is_empty)
+        })
+        .map(|c| c.name.clone())
+        .collect();
+    // The store is read for the rows shown only (all of them when the page shows everything).
+    let names: Vec<&str> = shown.iter().map(|c| c.name.as_str()).collect();
+    let only = match scope.view {
+        crate::status_page::View::Everything => None,
+        _ => Some(names.as_slice()),
+    };
     let history = app
         .store
-        .recent_runs(20, now - chrono::Duration::days(2))
+        .recent_runs(20, now - chrono::Duration::days(2), only)
         .await
         .map_err(store_error)?;
     let open = app.store.incidents(true, 100).await.map_err(store_error)?;
     // The store's newest run, whichever replica ran it; else this replica's own.
-    let mut latest: std::collections::HashMap<String, crate::store::LastRun> = d
-        .latest()
+    let mut latest: std::collections::HashMap<String, crate::store::LastRun> = mine
         .into_iter()
+        .filter(|(name, _)| only.is_none() || names.contains(&name.as_str()))
         .map(|(name, r)| {
             let run = crate::store::LastRun {
                 started_at: r.started_at,
@@ -199,36 +267,21 @@ async fn page(
         .collect();
     let newest: std::collections::HashMap<&str, &crate::store::incidents::PastRun> =
         history.iter().map(|r| (r.check.as_str(), r)).collect(); // oldest first: the last wins
-    for c in &app.plan.checks {
+    for c in &shown {
         if let Some(r) = newest.get(c.name.as_str()) {
             latest.insert(c.name.clone(), r.last_run(&c.kind));
         }
     }
-    let states = app.store.states().await.map_err(store_error)?;
-    let unrouted = app
-        .plan
-        .checks
-        .iter()
-        .filter(|c| {
-            latest
-                .get(&c.name)
-                .is_some_and(|r| matches!(r.outcome.verdict, Verdict::Fail | Verdict::Error))
-        })
-        .filter(|c| {
-            let route = c.on_failure.as_ref().and_then(|o| o.page.as_ref());
-            route
-                .and_then(|r| app.plan.settings.routes.get(r))
-                .is_none_or(Vec::is_empty)
-        })
-        .map(|c| c.name.clone())
-        .collect();
     let settings = &app.plan.settings;
     let mut silences = crate::silence::current(&settings.silences, &settings.maintenance, now);
     silences.extend(app.store.silences(now).await.map_err(store_error)?);
     let mut daily: std::collections::HashMap<String, Vec<(String, Verdict)>> = Default::default();
     for (check, day, v) in app
         .store
-        .daily_worst(now - chrono::Duration::days(crate::status_page::DAYS as i64))
+        .daily_worst(
+            now - chrono::Duration::days(crate::status_page::DAYS as i64),
+            only,
+        )
         .await
         .map_err(store_error)?
     {
@@ -247,7 +300,7 @@ async fn page(
             .await
             .map_err(store_error)?,
     };
-    let html = crate::status_page::render(&app.plan.checks, &latest, &history, &open, &ctx, now);
+    let html = crate::status_page::render(&shown, &scope, &latest, &history, &open, &ctx, now);
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -68,6 +68,37 @@ async fn prometheus_scrapes_a_stale_check_and_promtool_accepts_the_metrics() {
 
     common::promtool_check_metrics(&promtool, &metrics);
 
+    // Asked for gzip (as Prometheus asks), the same text comes compressed, as one gzip member
+    // built from the ready per-check families and the rest compressed at scrape time.
+    let zipped = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let body = zipped.bytes().await.unwrap();
+    let mut gz = flate2::read::GzDecoder::new(&body[..]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut gz, &mut text).expect("valid gzip");
+    assert!(gz.into_inner().is_empty(), "one member, nothing after it");
+    let (_, plain) = get(&format!("{base}/metrics")).await;
+    let lines = |t: &str| {
+        let mut v: Vec<String> = t.lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(lines(&text), lines(&plain), "the same metrics either way");
+    common::promtool_check_metrics(&promtool, &text);
+    // A scraper refusing gzip gets the plain text.
+    let refused = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .header("Accept-Encoding", "gzip;q=0, identity")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+
     // A real Prometheus scrapes the daemon; its query API must show the stale check.
     let target = base.trim_start_matches("http://");
     let port = common::free_port();
@@ -449,4 +480,71 @@ async fn checks_due_at_the_same_instant_run_in_batches() {
         .await
         .unwrap();
     assert_eq!(errors, 0, "every batched run judged the fresh table");
+}
+
+/// Past 200 checks the status page is a summary: every check counted, the checks needing
+/// attention listed, every source with its counts and a link to its pages of 200 rows; the
+/// store is read only for the rows shown, so the first screen stays small.
+#[tokio::test]
+async fn the_status_page_at_450_checks_is_a_summary_with_a_page_per_source() {
+    let f = fixture("  q: { url: \"sqlite:partner.db\" }\n").await;
+    let mut yaml = String::from("defaults: { schedule: \"*/10 * * * *\" }\nchecks:\n");
+    for i in 0..450 {
+        let (source, table) = match i {
+            0..=399 if i % 80 == 7 => ("p", "stale"),
+            0..=399 => ("p", "fresh"),
+            _ => ("q", "fresh"),
+        };
+        yaml.push_str(&format!(
+            "  - name: c{i:03}\n    source: {source}\n    freshness: {{ table: {table}, column: ts, warn_after: 1h, error_after: 6h }}\n"
+        ));
+    }
+    std::fs::write(f.path().join("checks/p.yaml"), yaml).unwrap();
+    let (_serve, base) = serve(&f.settings_path(), &["--watch-interval", "0s"]);
+    let summary = eventually(30, || async {
+        let (_, body) = get(&format!("{base}/")).await;
+        body.contains("450 checks: 445 pass, 0 warn, 5 fail, 0 error.")
+            .then_some(body)
+    })
+    .await
+    .expect("every check ran and is counted");
+    assert!(
+        summary.len() < 300 * 1024,
+        "small first screen: {}",
+        summary.len()
+    );
+    assert!(summary.contains("Needs attention: 5 checks"), "{summary}");
+    for failing in ["c007", "c087", "c167", "c247", "c327"] {
+        assert!(
+            summary.contains(&format!("<th scope=\"row\">{failing}")),
+            "{failing}: {summary}"
+        );
+    }
+    assert!(
+        !summary.contains("<th scope=\"row\">c000"),
+        "passing checks are on their source's pages"
+    );
+    assert!(summary.contains(
+        "<a href=\"?source=p\">p</a></th><td data-label=\"Checks\">400</td><td data-label=\"Pass\">395</td>"
+    ));
+    assert!(summary.contains("<a href=\"?source=q\">q</a></th><td data-label=\"Checks\">50</td>"));
+    let rows = |html: &str| html.matches("<th scope=\"row\">c").count();
+    let (_, p1) = get(&format!("{base}/?source=p")).await;
+    assert_eq!(rows(&p1), 200, "a page of 200 rows");
+    assert!(p1.contains("source p: 400 checks, page 1 of 2"), "{p1}");
+    assert!(p1.contains("<a href=\"?source=p&amp;page=2\" rel=\"next\">next</a>"));
+    assert!(
+        p1.contains("450 checks: 445 pass"),
+        "the counts cover every check"
+    );
+    let (_, p2) = get(&format!("{base}/?source=p&page=2")).await;
+    assert_eq!(rows(&p2), 200);
+    assert!(p2.contains("<th scope=\"row\">c399"), "{p2}");
+    let (_, beyond) = get(&format!("{base}/?source=p&page=9")).await;
+    assert!(
+        beyond.contains("page 2 of 2"),
+        "a page past the end shows the last"
+    );
+    let (_, q) = get(&format!("{base}/?source=q")).await;
+    assert_eq!(rows(&q), 50);
 }

@@ -176,8 +176,14 @@ fn number(out: &mut String, v: f64) {
 
 type Pick = fn(&Series) -> Option<f64>;
 
-/// Writes every per-check family, checks in name order, labels in name order.
-pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
+/// Writes every per-check family, checks in name order, labels in name order. `drain` is
+/// called after each family, and may take what `out` holds (to compress it as it comes: the
+/// whole text is ~1.4 KB a check).
+pub fn render(
+    checks: &BTreeMap<String, Series>,
+    out: &mut String,
+    drain: &mut dyn FnMut(&mut String),
+) {
     let gauges: [(&str, &str, Pick); 18] = [
         (
             "syncwatch_check_data_age_seconds",
@@ -278,6 +284,7 @@ pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
                 out.push('\n');
             }
         });
+        drain(out);
     }
     family(
         out,
@@ -298,6 +305,7 @@ pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
             }
         },
     );
+    drain(out);
     family(
         out,
         "syncwatch_check_runs_total",
@@ -317,6 +325,7 @@ pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
             }
         },
     );
+    drain(out);
     family(
         out,
         "syncwatch_check_bound",
@@ -334,7 +343,9 @@ pub fn render(checks: &BTreeMap<String, Series>, out: &mut String) {
             }
         },
     );
+    drain(out);
     info(checks, out);
+    drain(out);
 }
 
 /// One family: HELP, TYPE, then each check's lines (given `check="…",kind="…",source="…"`).
@@ -442,7 +453,7 @@ mod tests {
         );
         checks.insert("we\"ird".to_string(), s);
         let mut out = String::new();
-        render(&checks, &mut out);
+        render(&checks, &mut out, &mut |_| {});
         assert!(out.contains("syncwatch_check_data_age_seconds{check=\"we\\\"ird\",kind=\"freshness\",source=\"pad\"} 7200.5\n"), "{out}");
         assert!(out.contains("syncwatch_check_status{check=\"we\\\"ird\",kind=\"freshness\",source=\"pad\",verdict=\"fail\"} 1\n"));
         assert!(out.contains("syncwatch_check_runs_total{check=\"we\\\"ird\",kind=\"freshness\",source=\"pad\",verdict=\"fail\"} 1\n"));

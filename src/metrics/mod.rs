@@ -4,6 +4,7 @@
 //! joinable and bounded). Process-wide families live in a prometheus registry.
 
 mod checks;
+mod ready;
 
 use crate::check::Check;
 use crate::config::Plan;
@@ -46,6 +47,10 @@ pub struct Metrics {
     slo_at: Mutex<Option<std::time::Instant>>,
     /// Per-check series by check name.
     checks: Mutex<BTreeMap<String, checks::Series>>,
+    /// Bumped on every change to `checks`: the ready body is current while it matches.
+    checks_version: std::sync::atomic::AtomicU64,
+    /// The per-check families, compressed, for gzip scrapes (see `ready`).
+    ready: Mutex<Option<std::sync::Arc<ready::Ready>>>,
     /// The on-call rotation, for `syncwatch_oncall_info` (who holds each role at scrape time).
     oncall: Mutex<Option<crate::oncall::Rotation>>,
 }
@@ -168,6 +173,8 @@ impl Metrics {
                 &["vendor", "result"],
             ),
             checks: Mutex::new(BTreeMap::new()),
+            checks_version: std::sync::atomic::AtomicU64::new(0),
+            ready: Mutex::new(None),
             oncall: Mutex::new(None),
             registry: r,
         }
@@ -175,7 +182,7 @@ impl Metrics {
 
     /// Publishes a newly loaded plan: thresholds and check info; removed checks lose their series.
     pub fn set_plan(&self, plan: &Plan, loaded_at: DateTime<Utc>) {
-        let mut map = self.checks.lock().expect("metrics lock");
+        let mut map = self.checks_mut();
         let mut old = std::mem::take(&mut *map);
         for c in &plan.checks {
             map.insert(
@@ -291,7 +298,7 @@ impl Metrics {
 
     /// One check's SLO over its window.
     pub fn slo(&self, check: &str, a: &crate::slo::Achieved) {
-        if let Some(s) = self.checks.lock().expect("metrics lock").get_mut(check) {
+        if let Some(s) = self.checks_mut().get_mut(check) {
             s.slo(a);
         }
     }
@@ -315,7 +322,7 @@ impl Metrics {
     }
 
     fn record(&self, c: &Check, r: &CheckResult, count: bool) {
-        let mut map = self.checks.lock().expect("metrics lock");
+        let mut map = self.checks_mut();
         let Some(s) = map.get_mut(&c.name) else {
             return;
         };
@@ -400,22 +407,88 @@ impl Metrics {
     }
 
     pub fn skipped(&self, check: &str) {
-        if let Some(s) = self.checks.lock().expect("metrics lock").get_mut(check) {
+        if let Some(s) = self.checks_mut().get_mut(check) {
             s.skip();
         }
     }
 
+    /// The per-check series, to change them (the ready body is then out of date).
+    fn checks_mut(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, checks::Series>> {
+        let map = self.checks.lock().expect("metrics lock");
+        self.checks_version
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        map
+    }
+
     /// Text exposition format 0.0.4.
     pub fn render(&self) -> String {
+        let map = self.checks.lock().expect("metrics lock");
+        let mut out = String::with_capacity(map.len() * 1200 + 16 * 1024);
+        checks::render(&map, &mut out, &mut |_| {});
+        checks::render_skipped(&map, &mut out);
+        drop(map);
+        self.render_rest(&mut out);
+        out
+    }
+
+    /// Makes the compressed per-check families current, if they are not; returns them.
+    /// Called after bursts of runs (so a scrape finds them ready) and by a gzip scrape.
+    pub fn prepare(&self) -> std::sync::Arc<ready::Ready> {
+        use std::sync::atomic::Ordering;
+        if let Some(r) = self.ready.lock().expect("metrics lock").as_ref() {
+            if r.version == self.checks_version.load(Ordering::SeqCst) {
+                return std::sync::Arc::clone(r);
+            }
+        }
+        let map = self.checks.lock().expect("metrics lock");
+        // Read under the lock: no change can slip in between the version and the text.
+        let version = self.checks_version.load(Ordering::SeqCst);
+        let built = std::sync::Arc::new(ready::prepare(version, |drain| {
+            let mut out = String::with_capacity(256 * 1024);
+            checks::render(&map, &mut out, drain);
+            checks::render_skipped(&map, &mut out);
+            drain(&mut out);
+        }));
+        drop(map);
+        *self.ready.lock().expect("metrics lock") = Some(std::sync::Arc::clone(&built));
+        built
+    }
+
+    /// Changes to the per-check series so far.
+    pub fn version(&self) -> u64 {
+        self.checks_version
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the compressed per-check families are out of date.
+    pub fn stale(&self) -> bool {
+        let current = self
+            .checks_version
+            .load(std::sync::atomic::Ordering::SeqCst);
+        self.ready
+            .lock()
+            .expect("metrics lock")
+            .as_ref()
+            .is_none_or(|r| r.version != current)
+    }
+
+    /// The text format, gzip-compressed, in pieces to send one after another: the per-check
+    /// families from the ready body, the rest rendered now.
+    pub fn render_gzip(&self) -> [bytes::Bytes; 4] {
+        let ready = self.prepare();
+        let mut rest = String::with_capacity(16 * 1024);
+        self.render_rest(&mut rest);
+        ready::gzip(&ready, &rest)
+    }
+
+    /// Everything but the per-check families: the registry's, the incident history's, the
+    /// store's health and the on-call roles at this instant (a few KB).
+    fn render_rest(&self, out: &mut String) {
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding cannot fail");
-        let mut out = String::from_utf8(buf).expect("text format is UTF-8");
-        let map = self.checks.lock().expect("metrics lock");
-        out.reserve(map.len() * 1200);
-        checks::render(&map, &mut out);
-        checks::render_skipped(&map, &mut out);
+        out.push_str(&String::from_utf8_lossy(&buf));
         out.push_str(&self.history.lock().expect("metrics lock").1);
         out.push_str("# HELP syncwatch_store_write_errors_total Writes to the state store that failed (a full disk, an outage).\n");
         out.push_str("# TYPE syncwatch_store_write_errors_total counter\n");
@@ -447,7 +520,6 @@ impl Metrics {
                 ));
             }
         }
-        out
     }
 }
 

@@ -3,7 +3,7 @@
 //! another replica takes over when it expires. PostgreSQL does the coordination; no consensus
 //! of our own.
 
-use super::sql::Arg;
+use super::sql::push_list;
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -11,18 +11,6 @@ use std::collections::HashSet;
 /// Checks per claim statement: far below both engines' parameter limits (SQLite 32,766,
 /// PostgreSQL 65,535), and a statement small enough to plan quickly.
 pub const CLAIM_CHUNK: usize = 500;
-
-/// Appends `$first, $first+1, …)` for `items` to an `IN (` list and their arguments.
-fn push_list<'a>(sql: &mut String, args: &mut Vec<Arg<'a>>, items: &[&'a str], first: usize) {
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("${}", first + i));
-        args.push((*item).into());
-    }
-    sql.push(')');
-}
 
 /// What claiming a fire time gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

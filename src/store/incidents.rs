@@ -567,12 +567,23 @@ impl Store {
         &self,
         n: i64,
         since: DateTime<Utc>,
+        only: Option<&[&str]>,
     ) -> Result<Vec<PastRun>, StoreError> {
-        const SQL: &str = "SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value FROM ( \
-            SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value, \
-                   ROW_NUMBER() OVER (PARTITION BY check_name ORDER BY started_at DESC) AS k FROM runs WHERE started_at > $2) r \
-            WHERE k <= $1 ORDER BY check_name, started_at";
-        self.all(SQL, &[n.into(), since.into()]).await
+        let mut sql = String::from(
+            "SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value FROM ( \
+             SELECT check_name, started_at, verdict, newest_at, reason, age_seconds, value, \
+                    ROW_NUMBER() OVER (PARTITION BY check_name ORDER BY started_at DESC) AS k FROM runs WHERE started_at > $2",
+        );
+        let mut args = vec![n.into(), since.into()];
+        if let Some(names) = only {
+            if names.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(" AND check_name IN (");
+            super::sql::push_list(&mut sql, &mut args, names, 3);
+        }
+        sql.push_str(") r WHERE k <= $1 ORDER BY check_name, started_at");
+        self.all(&sql, &args).await
     }
 }
 

@@ -42,18 +42,29 @@ impl Store {
     pub async fn daily_worst(
         &self,
         since: DateTime<Utc>,
+        only: Option<&[&str]>,
     ) -> Result<Vec<(String, String, Verdict)>, StoreError> {
         let day = if self.is_postgres() {
             "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
         } else {
             "substr(started_at, 1, 10)"
         };
-        let sql = format!(
+        let mut sql = format!(
             "SELECT check_name, {day} AS day, CAST(MAX(CASE verdict WHEN 'pass' THEN 0 WHEN 'warn' THEN 1 \
-             WHEN 'fail' THEN 2 ELSE 3 END) AS BIGINT) AS worst FROM runs WHERE started_at >= $1 \
-             GROUP BY check_name, {day} ORDER BY check_name, day"
+             WHEN 'fail' THEN 2 ELSE 3 END) AS BIGINT) AS worst FROM runs WHERE started_at >= $1"
         );
-        let rows: Vec<(String, String, i64)> = self.all(&sql, &[since.into()]).await?;
+        let mut args = vec![since.into()];
+        if let Some(names) = only {
+            if names.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(" AND check_name IN (");
+            super::sql::push_list(&mut sql, &mut args, names, 2);
+        }
+        sql.push_str(&format!(
+            " GROUP BY check_name, {day} ORDER BY check_name, day"
+        ));
+        let rows: Vec<(String, String, i64)> = self.all(&sql, &args).await?;
         Ok(rows
             .into_iter()
             .map(|(c, d, w)| {

@@ -10,6 +10,23 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Database, Encode, FromRow, PgConnection, Postgres, Sqlite, SqliteConnection, Type};
 
+/// Appends `$first, $first+1, …)` for `items` to an `IN (` list and their arguments.
+pub(super) fn push_list<'a>(
+    sql: &mut String,
+    args: &mut Vec<Arg<'a>>,
+    items: &[&'a str],
+    first: usize,
+) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}", first + i));
+        args.push((*item).into());
+    }
+    sql.push(')');
+}
+
 /// One query argument.
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
