@@ -23,7 +23,7 @@ pub struct Check {
     pub labels: BTreeMap<String, String>,
     pub kind: CheckKind,
     /// What to do when it fails; `None`: record and report only.
-    pub on_failure: Option<OnFailure>,
+    pub on_failure: Option<Box<OnFailure>>,
     /// Checks this one depends on: while one of them fails, this one pages nothing.
     pub depends_on: Vec<String>,
     /// Linked from pages and notices.
@@ -54,7 +54,7 @@ pub enum CheckKind {
     Freshness(Freshness),
     RowCount(RowCount),
     Sql(SqlAssert),
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
 }
 
 impl CheckKind {
@@ -112,10 +112,10 @@ pub struct Freshness {
     /// time (an id or a code read as seconds since 1970 would look like a date in 1970).
     pub format: NumberFormat,
     /// When loads are expected (`expect:`), judged with the thresholds (the worst wins).
-    pub expect: Option<crate::expect::Expect>,
+    pub expect: Option<Box<crate::expect::Expect>>,
     /// Read from a dbt project: numbers are epoch seconds or milliseconds by their size, and
     /// where dbt would read the value differently the reason says so (`differs from dbt:`).
-    pub dbt: Option<DbtSource>,
+    pub dbt: Option<Box<DbtSource>>,
 }
 
 /// A dbt source table a check was read from, for `sources.json`.
@@ -237,15 +237,15 @@ pub struct HttpCheck {
     pub thresholds: AgeThresholds,
     pub on_empty: OnEmpty,
     /// When loads are expected (`expect:`, with `timestamp_pointer`).
-    pub expect: Option<crate::expect::Expect>,
+    pub expect: Option<Box<crate::expect::Expect>>,
 }
 
 impl CheckKind {
     /// The expected loads of a freshness or http check, if it has them.
     pub fn expect(&self) -> Option<&crate::expect::Expect> {
         match self {
-            CheckKind::Freshness(f) => f.expect.as_ref(),
-            CheckKind::Http(h) => h.expect.as_ref(),
+            CheckKind::Freshness(f) => f.expect.as_deref(),
+            CheckKind::Http(h) => h.expect.as_deref(),
             _ => None,
         }
     }

@@ -70,7 +70,8 @@ pub async fn run(a: Args, plan: Plan) -> anyhow::Result<u8> {
     };
     let push = a.push_gateway.map(|url| (url, a.push_job));
     let t = tick_only(plan, &sel, shard, push).await?;
-    let sources = || syncwatch::report::dbt_sources(&t.report, &t.checks, chrono::Utc::now());
+    let sources =
+        || syncwatch::report::dbt_sources(&t.report, &t.app.plan.checks, chrono::Utc::now());
     match a.format {
         RunFormat::Table => t.print(Format::Table),
         RunFormat::Json => t.print(Format::Json),
@@ -140,19 +141,24 @@ fn parse_shard(s: &str) -> Result<syncwatch::shard::Shard, String> {
 pub struct Ticked {
     pub report: syncwatch::pass::PassReport,
     pub drained: syncwatch::notify::dispatch::Drained,
-    pub checks: Vec<syncwatch::check::Check>,
+    /// The app the tick ran with (its pools closed): the plan's checks, not copied.
+    pub app: std::sync::Arc<App>,
     pushed: Option<Result<(), String>>,
 }
 
 impl Ticked {
-    /// The `--format json` document.
-    pub fn json(&self) -> serde_json::Value {
-        let mut doc = report::pass_json(&self.report, &self.checks);
-        doc["outbox"] = serde_json::json!({
+    /// The pass as its `--format json` document, to serialize.
+    fn doc(&self) -> report::PassJson<'_> {
+        let mut doc = report::pass_json(&self.report, &self.app.plan.checks);
+        doc.outbox = Some(serde_json::json!({
             "delivered": self.drained.delivered, "retried": self.drained.retried,
             "gave_up": self.drained.gave_up, "pending": self.drained.pending,
-        });
+        }));
         doc
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self.doc()).unwrap_or_default()
     }
 
     /// The exit code: 2 on a failed push or unrecorded runs, 1 past `--fail-on`, else 0.
@@ -178,7 +184,10 @@ impl Ticked {
             Format::Table => {
                 let color =
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                print!("{}", report::pass_table(&self.report, &self.checks, color));
+                print!(
+                    "{}",
+                    report::pass_table(&self.report, &self.app.plan.checks, color)
+                );
                 if drained.delivered + drained.retried + drained.gave_up > 0 || drained.pending > 0
                 {
                     println!(
@@ -187,7 +196,14 @@ impl Ticked {
                     );
                 }
             }
-            Format::Json => println!("{:#}", self.json()),
+            Format::Json => {
+                // Written as it is serialized: no copy of the document in memory.
+                use std::io::Write;
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let _ = serde_json::to_writer_pretty(&mut out, &self.doc());
+                let _ = writeln!(out);
+                let _ = out.flush();
+            }
         }
     }
 }
@@ -200,26 +216,28 @@ pub async fn tick_only(
     push: Option<(url::Url, String)>,
 ) -> anyhow::Result<Ticked> {
     let app = App::build(plan).await.context("cannot start")?;
-    let metrics = Metrics::new();
-    let tick = match syncwatch::tick::once(app.clone(), sel, shard, &metrics, app.clock.now()).await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            app.close().await;
-            return Err(anyhow::Error::new(e).context("pass failed"));
-        }
-    };
+    let metrics = push.as_ref().map(|_| Metrics::new());
+    let tick =
+        match syncwatch::tick::once(app.clone(), sel, shard, metrics.as_ref(), app.clock.now())
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                app.close().await;
+                return Err(anyhow::Error::new(e).context("pass failed"));
+            }
+        };
     app.close().await;
-    let pushed = match push {
-        Some((url, job)) => {
+    let pushed = match (push, metrics) {
+        (Some((url, job)), Some(metrics)) => {
             Some(syncwatch::metrics::push(&app.probes.http, &url, &job, metrics.render()).await)
         }
-        None => None,
+        _ => None,
     };
     Ok(Ticked {
         report: tick.pass,
         drained: tick.drained,
-        checks: app.plan.checks.clone(),
+        app,
         pushed,
     })
 }

@@ -192,7 +192,7 @@ fn decode_check<'a>(item: &Node<'a>, defaults: &Defaults, scope: &Scope<'_>) -> 
                 Schedule::from_parts(&expr, cron, tz?)
             },
             jitter: jitter?,
-            on_failure,
+            on_failure: on_failure.map(Box::new),
             depends_on,
             runbook,
             area,
@@ -285,7 +285,7 @@ fn decode_kind(
             "freshness" => super::kinds::freshness(node, calendars, tz).map(CheckKind::Freshness),
             "row_count" => super::kinds::row_count(node).map(CheckKind::RowCount),
             "sql" => super::kinds::sql(node).map(CheckKind::Sql),
-            _ => super::http::decode(node, calendars, tz).map(CheckKind::Http),
+            _ => super::http::decode(node, calendars, tz).map(|h| CheckKind::Http(Box::new(h))),
         },
         [_, (second, node), ..] => {
             node.key_error(

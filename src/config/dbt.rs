@@ -706,7 +706,7 @@ fn source_checks(
                 },
                 format: NumberFormat::NotATime,
                 expect: None,
-                dbt: Some(crate::check::DbtSource {
+                dbt: Some(Box::new(crate::check::DbtSource {
                     unique_id: format!("source.{project}.{source_name}.{table_name}"),
                     warn_after: freshness.warn.filter(Time::set).map(|t| {
                         (
@@ -721,9 +721,9 @@ fn source_checks(
                         )
                     }),
                     filter: freshness.filter.clone(),
-                }),
+                })),
             }),
-            on_failure: spec.defaults.on_failure.clone().finish(),
+            on_failure: spec.defaults.on_failure.clone().finish().map(Box::new),
             depends_on: Vec::new(),
             runbook: None,
             area: spec.defaults.area.clone(),

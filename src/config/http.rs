@@ -69,7 +69,7 @@ pub fn decode(
         expect: if has_pointer {
             match expect {
                 None => None,
-                Some(e) => Some(e?),
+                Some(e) => Some(Box::new(e?)),
             }
         } else {
             None

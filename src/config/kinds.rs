@@ -86,7 +86,7 @@ pub fn freshness(
         format: format?,
         expect: match expect {
             None => None,
-            Some(e) => Some(e?),
+            Some(e) => Some(Box::new(e?)),
         },
         dbt: None,
     })
