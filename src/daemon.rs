@@ -521,9 +521,24 @@ impl Runner for Runs {
     ) -> impl Future<Output = ()> + Send + 'static {
         let d = Arc::clone(&self.0);
         async move {
-            let names: Vec<&str> = checks.iter().map(|c| &**c).collect();
+            // A large group goes in slices, claimed and run side by side: the first slice's
+            // statements start after one claim statement, not after the whole group's claims
+            // (the sources' connection caps still hold across slices).
+            let slices = checks.chunks(crate::store::CLAIM_CHUNK).map(|slice| {
+                let d = Arc::clone(&d);
+                let names: Vec<Arc<str>> = slice.to_vec();
+                tokio::spawn(async move {
+                    let names: Vec<&str> = names.iter().map(|c| &**c).collect();
+                    d.run_claimed(&names, due).await
+                })
+            });
+            let slices: Vec<_> = slices.collect();
+            let mut restarted = false;
+            for slice in slices {
+                restarted |= slice.await.unwrap_or(false);
+            }
             // A restart was decided: the sweeper wakes for its re-check when it settles.
-            if d.run_claimed(&names, due).await {
+            if restarted {
                 d.rechecks.notify_one();
             }
         }

@@ -13,7 +13,7 @@ mod silences;
 mod slo;
 pub mod sql;
 
-pub use claims::{Claim, Finish};
+pub use claims::{Claim, Finish, CLAIM_CHUNK};
 pub use outbox::{Claimant, NewJob, OutboxItem};
 pub use sql::Tx;
 

@@ -237,7 +237,17 @@ impl Pooled {
 /// One store transaction. Dropped without `commit`, it rolls back.
 pub struct Tx {
     inner: TxInner,
+    /// SQLite: this process's turn to write (released after the transaction ends; fields drop
+    /// in order).
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
+
+/// SQLite has one writer at a time. Transactions of this process wait for their turn here,
+/// holding no pooled connection, instead of inside SQLite's busy handler with a connection
+/// each: when a burst of runs is recorded by several passes at once, reads (the status page,
+/// run claims) still find a free connection, and writers take turns without the busy
+/// handler's sleeps.
+static SQLITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 enum TxInner {
     Lite(sqlx::Transaction<'static, Sqlite>),
@@ -270,11 +280,24 @@ impl Tx {
 
 impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let inner = match self {
-            Store::Sqlite(p) => TxInner::Lite(p.begin().await?),
-            Store::Postgres(p) => TxInner::Pg(p.begin().await?),
-        };
-        Ok(Tx { inner })
+        Ok(match self {
+            Store::Sqlite(p) => {
+                // Bounded like SQLite's own busy timeout: past it, SQLite's lock decides, as
+                // without the turn (a transaction begun inside another never hangs here).
+                let turn =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), SQLITE_TURN.lock())
+                        .await
+                        .ok();
+                Tx {
+                    inner: TxInner::Lite(p.begin().await?),
+                    _turn: turn,
+                }
+            }
+            Store::Postgres(p) => Tx {
+                inner: TxInner::Pg(p.begin().await?),
+                _turn: None,
+            },
+        })
     }
 
     /// A connection for queries outside a transaction.
