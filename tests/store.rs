@@ -247,3 +247,80 @@ async fn postgres_group_claims_are_won_once() {
         .await
         .unwrap();
 }
+
+/// Recording many runs at once (two statements per 200) advances each check's streaks as
+/// recording them one by one would, including two runs of one check in one batch (runs held
+/// during a store outage) and batches larger than one statement.
+async fn batched_recording_counts_like_one_by_one(store_url: &str) {
+    use syncwatch::store::RunRecord;
+    use syncwatch::verdict::{Observed, Outcome};
+    let f = fixture(store_url).await;
+    let app = App::build(f.plan()).await.unwrap();
+    let at = Utc::now();
+    let outcome = |v: Verdict| Outcome {
+        verdict: v,
+        observed: Observed::Nothing,
+        reason: None,
+    };
+    let (fail, pass) = (outcome(Verdict::Fail), outcome(Verdict::Pass));
+    let names: Vec<String> = (0..450).map(|i| format!("b{i:03}")).collect();
+    let mut runs: Vec<RunRecord<'_>> = names
+        .iter()
+        .map(|n| RunRecord {
+            warn_fails: false,
+            check: n,
+            started_at: at,
+            duration: std::time::Duration::from_millis(1),
+            outcome: &fail,
+        })
+        .collect();
+    // b000 three more times in the same batch: fail, fail, then pass.
+    for (k, o) in [&fail, &fail, &pass].into_iter().enumerate() {
+        runs.push(RunRecord {
+            warn_fails: false,
+            check: &names[0],
+            started_at: at + Duration::seconds(k as i64 + 1),
+            duration: std::time::Duration::from_millis(1),
+            outcome: o,
+        });
+    }
+    let refs: Vec<&RunRecord<'_>> = runs.iter().collect();
+    let mut tx = app.store.begin().await.unwrap();
+    let states = tx.record_runs(&refs).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(states.len(), 453);
+    assert!(states[..450]
+        .iter()
+        .all(|(s, k)| s.consecutive_failures == 1 && k.fails == 1));
+    let b000: Vec<(i64, i64, u32)> = states[450..]
+        .iter()
+        .map(|(s, k)| (s.consecutive_failures, s.consecutive_passes, k.fails))
+        .collect();
+    assert_eq!(
+        b000,
+        [(2, 0, 2), (3, 0, 3), (0, 1, 0)],
+        "in order, one by one"
+    );
+    assert_eq!(app.store.run_count("b000").await.unwrap(), 4);
+    assert_eq!(app.store.run_count("b449").await.unwrap(), 1);
+    let all = app.store.states().await.unwrap();
+    assert_eq!(all["b000"].last_verdict, Verdict::Pass);
+    assert_eq!(all["b449"].consecutive_failures, 1);
+    app.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_batched_recording_counts_like_one_by_one() {
+    batched_recording_counts_like_one_by_one("sqlite:state/syncwatch.db").await;
+}
+
+#[tokio::test]
+async fn postgres_batched_recording_counts_like_one_by_one() {
+    let Some((mut pg, db, url)) = common::pg_store("sw_batchrec").await else {
+        return;
+    };
+    batched_recording_counts_like_one_by_one(&url).await;
+    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}

@@ -50,8 +50,13 @@ pub async fn record_batch(
 ) -> Result<Vec<Recorded>, StoreError> {
     let mut tx = store.begin().await?;
     let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let state = tx.record_run(&item.run).await?;
+    // Every run and streak first (a few statements for the whole batch), then the responses in
+    // order. A response reads only its own check's streaks and its dependencies' verdicts,
+    // and a dependency comes earlier in a batch (`pass::DependencyOrder`), so it decides on
+    // what it decided on when each run was recorded just before its response.
+    let runs: Vec<&crate::store::RunRecord<'_>> = items.iter().map(|i| &i.run).collect();
+    let states = tx.record_runs(&runs).await?;
+    for (item, state) in items.iter().zip(states) {
         let decision = match item
             .respond
             .as_ref()
