@@ -437,8 +437,7 @@ async fn sigterm_is_honoured_while_a_reload_is_still_parsing() {
 async fn checks_due_at_the_same_instant_run_in_batches() {
     const CHECKS: usize = 1100;
     let f = fixture("").await;
-    let mut yaml =
-        String::from("defaults: { source: p, schedule: \"*/5 * * * * *\" }\nchecks:\n");
+    let mut yaml = String::from("defaults: { source: p, schedule: \"*/5 * * * * *\" }\nchecks:\n");
     for i in 0..CHECKS {
         yaml.push_str(&format!(
             "  - name: c{i:04}\n    freshness: {{ table: fresh, column: ts, warn_after: 1h, error_after: 6h }}\n"
