@@ -31,6 +31,19 @@ const UPSERT_STATES_TAIL: &str = " \
 /// Runs per statement when recording many: 8 arguments a row, far below both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// Appends one row of placeholders: `(${p+a}, ${p+b}, …)` for `slots` `[a, b, …]`.
+fn row(sql: &mut String, sep: &str, p: usize, slots: &[usize]) {
+    sql.push_str(sep);
+    sql.push('(');
+    for (k, slot) in slots.iter().enumerate() {
+        if k > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}", p + slot));
+    }
+    sql.push(')');
+}
+
 type StateRow = (
     String,
     String,
@@ -103,17 +116,7 @@ impl Tx {
             let at = run.started_at;
             let p = i * 8;
             let sep = if i > 0 { ", " } else { "" };
-            insert.push_str(&format!(
-                "{sep}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8
-            ));
+            row(&mut insert, sep, p, &[1, 2, 3, 4, 5, 6, 7, 8]);
             run_args.extend::<[Arg<'_>; 8]>([
                 run.check.into(),
                 at.into(),
@@ -129,18 +132,8 @@ impl Tx {
             let fail = o.verdict == Verdict::Fail || (o.verdict == Verdict::Warn && run.warn_fails);
             let error = o.verdict == Verdict::Error;
             // (check, verdict, since, failures, passes, last run, last success, fails, errors)
-            upsert.push_str(&format!(
-                "{sep}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 3,
-                p + 6,
-                p + 7,
-                p + 8
-            ));
+            // last_run_at is verdict_since's argument again.
+            row(&mut upsert, sep, p, &[1, 2, 3, 4, 5, 3, 6, 7, 8]);
             state_args.extend::<[Arg<'_>; 8]>([
                 run.check.into(),
                 o.verdict.label().into(),
