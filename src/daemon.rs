@@ -146,6 +146,12 @@ impl Daemon {
         self.latest.lock().expect("latest lock").clone()
     }
 
+    /// Reads the latest results in place (no copy of all of them); `f` must be quick, runs
+    /// wait for it.
+    pub fn with_latest<T>(&self, f: impl FnOnce(&HashMap<String, CheckResult>) -> T) -> T {
+        f(&self.latest.lock().expect("latest lock"))
+    }
+
     /// The runs themselves: the same pass `syncwatch run` makes, over these checks (sources
     /// batch what they can); callers hold an in-flight guard (shutdown waits for them).
     /// Returns whether a run decided a restart (its re-check is then pending).

@@ -217,29 +217,44 @@ async fn page(
     // Each check's streak (one small row per check, whichever replica ran it) gives its current
     // verdict for the counts and the choice of rows; this replica's own runs fill the gaps.
     let states = app.store.states().await.map_err(store_error)?;
-    let mine = d.latest();
-    let current = |c: &crate::check::Check| {
-        states
-            .get(&c.name)
-            .map(|s| s.last_verdict)
-            .or_else(|| mine.get(&c.name).map(|r| r.outcome.verdict))
-    };
-    let (shown, scope) = crate::status_page::choose(&app.plan.checks, &ask, current, |c| {
-        states.get(&c.name).map(|s| s.verdict_since)
+    // This replica's own results, read in place: only the rows shown are copied.
+    let (shown, scope, unrouted, mut latest) = d.with_latest(|mine| {
+        let current = |c: &crate::check::Check| {
+            states
+                .get(&c.name)
+                .map(|s| s.last_verdict)
+                .or_else(|| mine.get(&c.name).map(|r| r.outcome.verdict))
+        };
+        let (shown, scope) = crate::status_page::choose(&app.plan.checks, &ask, current, |c| {
+            states.get(&c.name).map(|s| s.verdict_since)
+        });
+        let unrouted: Vec<String> = app
+            .plan
+            .checks
+            .iter()
+            .filter(|c| matches!(current(c), Some(Verdict::Fail | Verdict::Error)))
+            .filter(|c| {
+                let route = c.on_failure.as_ref().and_then(|o| o.page.as_ref());
+                route
+                    .and_then(|r| app.plan.settings.routes.get(r))
+                    .is_none_or(Vec::is_empty)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        let latest: std::collections::HashMap<String, crate::store::LastRun> = shown
+            .iter()
+            .filter_map(|c| {
+                let r = mine.get(&c.name)?;
+                let run = crate::store::LastRun {
+                    started_at: r.started_at,
+                    duration: r.duration,
+                    outcome: r.outcome.clone(),
+                };
+                Some((c.name.clone(), run))
+            })
+            .collect();
+        (shown, scope, unrouted, latest)
     });
-    let unrouted = app
-        .plan
-        .checks
-        .iter()
-        .filter(|c| matches!(current(c), Some(Verdict::Fail | Verdict::Error)))
-        .filter(|c| {
-            let route = c.on_failure.as_ref().and_then(|o| o.page.as_ref());
-            route
-                .and_then(|r| app.plan.settings.routes.get(r))
-                .is_none_or(Vec::is_empty)
-        })
-        .map(|c| c.name.clone())
-        .collect();
     // The store is read for the rows shown only (all of them when the page shows everything).
     let names: Vec<&str> = shown.iter().map(|c| c.name.as_str()).collect();
     let only = match scope.view {
@@ -253,18 +268,6 @@ async fn page(
         .map_err(store_error)?;
     let open = app.store.incidents(true, 100).await.map_err(store_error)?;
     // The store's newest run, whichever replica ran it; else this replica's own.
-    let mut latest: std::collections::HashMap<String, crate::store::LastRun> = mine
-        .into_iter()
-        .filter(|(name, _)| only.is_none() || names.contains(&name.as_str()))
-        .map(|(name, r)| {
-            let run = crate::store::LastRun {
-                started_at: r.started_at,
-                duration: r.duration,
-                outcome: r.outcome,
-            };
-            (name, run)
-        })
-        .collect();
     let newest: std::collections::HashMap<&str, &crate::store::incidents::PastRun> =
         history.iter().map(|r| (r.check.as_str(), r)).collect(); // oldest first: the last wins
     for c in &shown {
