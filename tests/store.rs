@@ -324,3 +324,66 @@ async fn postgres_batched_recording_counts_like_one_by_one() {
         .await
         .unwrap();
 }
+
+/// SQLite: while one write transaction is open, other writers wait for their turn without
+/// holding pooled connections, so a read (the status page, a run claim) still gets one at
+/// once instead of waiting for the writers.
+#[tokio::test]
+async fn sqlite_readers_find_a_connection_while_writers_wait_their_turn() {
+    use syncwatch::store::RunRecord;
+    use syncwatch::verdict::{Observed, Outcome};
+    let f = fixture("sqlite:state/syncwatch.db").await;
+    let app = std::sync::Arc::new(App::build(f.plan()).await.unwrap());
+    let outcome = Outcome {
+        verdict: Verdict::Pass,
+        observed: Observed::Nothing,
+        reason: None,
+    };
+    let record = |check: &'static str| RunRecord {
+        warn_fails: false,
+        check,
+        started_at: Utc::now(),
+        duration: std::time::Duration::from_millis(1),
+        outcome: &outcome,
+    };
+    // The first writer holds the write lock (it wrote) and does not commit yet.
+    let mut first = app.store.begin().await.unwrap();
+    first.record_runs(&[&record("fresh")]).await.unwrap();
+    // Six more writers (more than the pool's four connections) queue behind it.
+    let mut writers = Vec::new();
+    for _ in 0..6 {
+        let app = std::sync::Arc::clone(&app);
+        writers.push(tokio::spawn(async move {
+            let outcome = Outcome {
+                verdict: Verdict::Fail,
+                observed: Observed::Nothing,
+                reason: None,
+            };
+            let run = RunRecord {
+                warn_fails: false,
+                check: "stale",
+                started_at: Utc::now(),
+                duration: std::time::Duration::from_millis(1),
+                outcome: &outcome,
+            };
+            let mut tx = app.store.begin().await.unwrap();
+            tx.record_runs(&[&run]).await.unwrap();
+            tx.commit().await.unwrap();
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), app.store.states()).await;
+    assert!(
+        read.is_ok(),
+        "a read waited for the queued writers' connections"
+    );
+    first.commit().await.unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(
+        app.store.run_count("stale").await.unwrap(),
+        6,
+        "every writer wrote"
+    );
+}

@@ -37,7 +37,8 @@ pub enum StoreError {
 }
 
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// The pool, and the turn its write transactions take (see `sql::Tx`).
+    Sqlite(SqlitePool, std::sync::Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -128,7 +129,7 @@ impl Store {
             migrate::sqlite(&pool)
                 .await
                 .map_err(|e| unavailable(format!("migration failed: {e}")))?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, Default::default()))
         } else {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|_| unavailable("invalid PostgreSQL URL".into()))?
@@ -231,7 +232,7 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(p) => p.close().await,
+            Store::Sqlite(p, _) => p.close().await,
             Store::Postgres(p) => p.close().await,
         }
     }

@@ -237,17 +237,17 @@ impl Pooled {
 /// One store transaction. Dropped without `commit`, it rolls back.
 pub struct Tx {
     inner: TxInner,
-    /// SQLite: this process's turn to write (released after the transaction ends; fields drop
+    /// SQLite: this store's turn to write (released after the transaction ends; fields drop
     /// in order).
-    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-/// SQLite has one writer at a time. Transactions of this process wait for their turn here,
-/// holding no pooled connection, instead of inside SQLite's busy handler with a connection
-/// each: when a burst of runs is recorded by several passes at once, reads (the status page,
-/// run claims) still find a free connection, and writers take turns without the busy
-/// handler's sleeps.
-static SQLITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+// SQLite has one writer at a time. A store's write transactions wait for their turn on the
+// store's own mutex, holding no pooled connection, instead of inside SQLite's busy handler with
+// a connection each: when a burst of runs is recorded by several passes at once, reads (the
+// status page, run claims) still find a free connection, and writers take turns without the
+// busy handler's sleeps. (Another process, or another `Store` on the same file, still meets
+// SQLite's own lock.)
 
 enum TxInner {
     Lite(sqlx::Transaction<'static, Sqlite>),
@@ -281,13 +281,15 @@ impl Tx {
 impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Store::Sqlite(p) => {
+            Store::Sqlite(p, turn) => {
                 // Bounded like SQLite's own busy timeout: past it, SQLite's lock decides, as
                 // without the turn (a transaction begun inside another never hangs here).
-                let turn =
-                    tokio::time::timeout(std::time::Duration::from_secs(10), SQLITE_TURN.lock())
-                        .await
-                        .ok();
+                let turn = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    std::sync::Arc::clone(turn).lock_owned(),
+                )
+                .await
+                .ok();
                 Tx {
                     inner: TxInner::Lite(p.begin().await?),
                     _turn: turn,
@@ -303,7 +305,7 @@ impl Store {
     /// A connection for queries outside a transaction.
     pub async fn acquire(&self) -> Result<Pooled, StoreError> {
         Ok(match self {
-            Store::Sqlite(p) => Pooled::Lite(p.acquire().await?),
+            Store::Sqlite(p, _) => Pooled::Lite(p.acquire().await?),
             Store::Postgres(p) => Pooled::Pg(p.acquire().await?),
         })
     }
