@@ -58,11 +58,12 @@ async fn metrics(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> axum::resp
             coding.eq_ignore_ascii_case("gzip") && !refused
         });
     if !gzip {
-        return (
-            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-            d.metrics.render(),
-        )
-            .into_response();
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(
+            d.metrics
+                .render_pieces()
+                .map(Ok::<_, std::convert::Infallible>),
+        ));
+        return ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response();
     }
     let pieces = d.metrics.render_gzip();
     let body = axum::body::Body::from_stream(futures_util::stream::iter(

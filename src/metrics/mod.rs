@@ -481,6 +481,18 @@ impl Metrics {
         ready::gzip(&ready, &rest)
     }
 
+    /// The text format in pieces to send one after another: the per-check families inflated
+    /// from the ready body as they are sent, then the rest rendered now. Holds no second copy
+    /// of the text (`render` builds it whole: the push and tests use that).
+    pub fn render_pieces(&self) -> impl Iterator<Item = bytes::Bytes> + Send + 'static {
+        let ready = self.prepare();
+        let mut rest = String::with_capacity(16 * 1024);
+        self.render_rest(&mut rest);
+        ready
+            .text()
+            .chain(std::iter::once(bytes::Bytes::from(rest)))
+    }
+
     /// Everything but the per-check families: the registry's, the incident history's, the
     /// store's health and the on-call roles at this instant (a few KB).
     fn render_rest(&self, out: &mut String) {
@@ -559,4 +571,30 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn ts(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod ready_tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_scrape_from_the_ready_body_is_the_rendered_text() {
+        let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
+        let plan = crate::demo::embedded_plan(std::path::Path::new("/tmp"), &env).unwrap();
+        let m = Metrics::new();
+        m.set_plan(&plan, Utc::now());
+        let name = plan.checks[0].name.clone();
+        for change in 0..2 {
+            let pieces: Vec<u8> = m.render_pieces().flat_map(|b| b.to_vec()).collect();
+            let text = String::from_utf8(pieces).unwrap();
+            assert_eq!(text, m.render(), "after {change} changes");
+            assert!(text.contains("syncwatch_check_info{"), "{text}");
+            // A change makes the ready body stale; the next scrape shows it.
+            m.skipped(&name);
+            assert!(m.stale());
+        }
+        assert!(m.render().contains(&format!(
+            "syncwatch_scheduler_skipped_runs_total{{check=\"{name}\"}} 2"
+        )));
+    }
 }

@@ -43,6 +43,31 @@ pub fn prepare(version: u64, write: impl FnOnce(&mut dyn FnMut(&mut String))) ->
     }
 }
 
+impl Ready {
+    /// The ready text again, inflated piece by piece (64 KB at a time) as it is sent: a plain
+    /// text scrape never holds the whole text.
+    pub fn text(&self) -> impl Iterator<Item = Bytes> + Send + 'static {
+        use std::io::Read;
+        // The blocks end in a sync flush, not a final block: an empty final stored block
+        // (BFINAL=1, BTYPE=00, LEN=0, NLEN=0xFFFF) ends the stream for the decoder.
+        const END: [u8; 5] = [0x01, 0x00, 0x00, 0xff, 0xff];
+        let input = std::io::Cursor::new(self.deflate.clone()).chain(&END[..]);
+        let mut z = flate2::read::DeflateDecoder::new(input);
+        std::iter::from_fn(move || {
+            let mut piece = vec![0u8; 64 * 1024];
+            let mut filled = 0;
+            while filled < piece.len() {
+                match z.read(&mut piece[filled..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => filled += n,
+                }
+            }
+            piece.truncate(filled);
+            (filled > 0).then(|| Bytes::from(piece))
+        })
+    }
+}
+
 /// One gzip member (RFC 1952) holding the ready text followed by `rest`, in pieces to send
 /// one after another.
 pub fn gzip(ready: &Ready, rest: &str) -> [Bytes; 4] {
@@ -103,5 +128,11 @@ mod tests {
         // Nothing ready yet (no checks): still valid.
         let empty = prepare(0, |_| {});
         assert_eq!(gunzip(&gzip(&empty, rest)), rest);
+        // Inflated back for a plain scrape, in pieces of at most 64 KB.
+        let plain: Vec<Bytes> = ready.text().collect();
+        assert!(plain.iter().all(|p| !p.is_empty() && p.len() <= 64 * 1024));
+        let plain: Vec<u8> = plain.iter().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(String::from_utf8(plain).unwrap(), pieces.concat());
+        assert_eq!(empty.text().count(), 0);
     }
 }
