@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{unique, Fixture};
+use common::Fixture;
 use sqlx::Executor;
 use syncwatch::app::App;
 use syncwatch::pass::{self, Selection};
@@ -91,6 +91,21 @@ async fn streaks_accumulate(store_url: &str) {
     app.close().await;
 }
 
+/// Runs `test` on a fresh PostgreSQL database (dropped after), or skips as `common::pg` says.
+async fn on_postgres<F, Fut>(prefix: &str, test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some((mut pg, db, url)) = common::pg_store(prefix).await else {
+        return;
+    };
+    test(url).await;
+    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_runs_and_streaks() {
     streaks_accumulate("sqlite:state/syncwatch.db").await;
@@ -98,17 +113,11 @@ async fn sqlite_store_keeps_runs_and_streaks() {
 
 #[tokio::test]
 async fn postgres_store_keeps_runs_and_streaks() {
-    let Some(mut pg) = common::pg().await else {
-        return;
-    };
-    let db = unique("sw_store");
-    pg.execute(format!("CREATE DATABASE {db}").as_str())
-        .await
-        .unwrap();
-    streaks_accumulate(&format!("postgres://postgres@127.0.0.1:5432/{db}")).await;
-    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    on_postgres(
+        "sw_store",
+        |url| async move { streaks_accumulate(&url).await },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -239,13 +248,10 @@ async fn sqlite_group_claims_are_won_once() {
 
 #[tokio::test]
 async fn postgres_group_claims_are_won_once() {
-    let Some((mut pg, db, url)) = common::pg_store("sw_claims").await else {
-        return;
-    };
-    group_claims_are_won_once(&url).await;
-    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    on_postgres("sw_claims", |url| async move {
+        group_claims_are_won_once(&url).await
+    })
+    .await;
 }
 
 /// Recording many runs at once (two statements per 200) advances each check's streaks as
@@ -316,13 +322,10 @@ async fn sqlite_batched_recording_counts_like_one_by_one() {
 
 #[tokio::test]
 async fn postgres_batched_recording_counts_like_one_by_one() {
-    let Some((mut pg, db, url)) = common::pg_store("sw_batchrec").await else {
-        return;
-    };
-    batched_recording_counts_like_one_by_one(&url).await;
-    pg.execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    on_postgres("sw_batchrec", |url| async move {
+        batched_recording_counts_like_one_by_one(&url).await
+    })
+    .await;
 }
 
 /// SQLite: while one write transaction is open, other writers wait for their turn without
