@@ -635,3 +635,40 @@ dbt:
     let v = f.cli(&["plan", "--format", "json"]);
     assert!(v.stdout.contains("\"name\": \"shop.c\""), "{}", v.stdout);
 }
+
+/// Check files are decoded side by side: a name taken in an earlier file is still reported in
+/// the later one, pointing at the earlier file, and every file's problems arrive.
+#[test]
+fn files_decoded_side_by_side_still_report_duplicates_across_files_and_every_problem() {
+    let texts: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            // Files 3 and 37 both name their first check "twice".
+            let name = if i == 3 || i == 37 { "twice".to_string() } else { format!("c{i}") };
+            (
+                format!("f{i:02}.yaml"),
+                format!(
+                    "defaults: {{ source: pad }}\nchecks:\n  - name: {name}\n    row_count: {{ table: t{i}, error_below: 1 }}\n  - name: bad{i}\n    row_count: {{ tabel: t }}\n"
+                ),
+            )
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let got = problems(
+        "checks_dir: checks\nsources:\n  pad: { url: \"sqlite:pad.db\" }\n",
+        &files,
+    );
+    assert!(
+        got.contains(&"checks/f37.yaml:3:11: check \"twice\": name: duplicate check name (first defined at checks/f03.yaml:3:11; names must be unique across all files)".to_string()),
+        "got:\n  {}",
+        got.join("\n  ")
+    );
+    // Each file's bad check: no table, no bound, an unknown field; 120 in all, and the duplicate.
+    for i in 0..40 {
+        let unknown = format!("checks/f{i:02}.yaml:6:18: check \"bad{i}\": row_count: unknown field \"tabel\" (did you mean \"table\"?)");
+        assert!(got.contains(&unknown), "missing {unknown}");
+    }
+    assert_eq!(got.len(), 121, "got:\n  {}", got.join("\n  "));
+}

@@ -143,25 +143,23 @@ pub fn load_with(
     };
     let mut all = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
-    for file in &files {
-        let Some((ctx, value)) = parse(file, &diags, env, &crons) else {
-            continue;
-        };
-        let root = Node::root(&ctx, &value);
-        for decoded in checks::decode_file(&root, &scope) {
-            if let Some((name, node)) = &decoded.name {
-                if let Some(first) = seen.get(name) {
-                    node.error(
-                        "duplicate check name",
-                        Some(format!(
-                            "first defined at {first}; names must be unique across all files"
-                        )),
-                    );
+    // Check files are parsed and decoded side by side (a hundred files of a thousand checks
+    // take seconds on one core); their checks and problems are then taken in file order.
+    for file in decode_files(&files, &scope, env) {
+        diags.borrow_mut().extend(file.problems);
+        for (named, check) in file.entries {
+            if let Some(named) = named {
+                if let Some(first) = seen.get(&named.name) {
+                    let mut d = named.duplicate;
+                    d.hint = Some(format!(
+                        "first defined at {first}; names must be unique across all files"
+                    ));
+                    diags.borrow_mut().push(d);
                     continue;
                 }
-                seen.insert(name.clone(), node.location());
+                seen.insert(named.name, named.location);
             }
-            all.extend(decoded.check);
+            all.extend(check);
         }
     }
     let dbt_specs = Node::root(&settings_doc.0, &settings_doc.1)
@@ -269,6 +267,75 @@ fn check_dependencies(checks: &[Check], diags: &mut Vec<Diagnostic>) {
 }
 
 /// Parses YAML; a syntax error becomes a located diagnostic.
+/// One check file's outcome: its entries in order, and its problems.
+struct DecodedFile {
+    entries: Vec<(Option<Named>, Option<Check>)>,
+    problems: Vec<Diagnostic>,
+}
+
+/// An entry's name, where it is, and the problem to report if the name was taken before.
+struct Named {
+    name: String,
+    location: String,
+    duplicate: Diagnostic,
+}
+
+fn decode_one(file: &SourceFile, scope: &checks::Scope<'_>, env: Env<'_>) -> DecodedFile {
+    let diags = RefCell::new(Vec::new());
+    let crons = RefCell::new(crate::schedule::CronCache::default());
+    let mut entries = Vec::new();
+    if let Some((ctx, value)) = parse(file, &diags, env, &crons) {
+        let root = Node::root(&ctx, &value);
+        for decoded in checks::decode_file(&root, scope) {
+            let named = decoded.name.map(|(name, node)| Named {
+                location: node.location(),
+                duplicate: node.error_later("duplicate check name", None),
+                name,
+            });
+            entries.push((named, decoded.check));
+        }
+    }
+    DecodedFile {
+        entries,
+        problems: diags.into_inner(),
+    }
+}
+
+/// Decodes check files on up to one thread per core, returning them in the given order.
+fn decode_files(files: &[SourceFile], scope: &checks::Scope<'_>, env: Env<'_>) -> Vec<DecodedFile> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8)
+        .min(files.len());
+    if threads <= 1 {
+        return files.iter().map(|f| decode_one(f, scope, env)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<DecodedFile>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let out = decode_one(file, scope, env);
+                *done[i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
+            });
+        }
+    });
+    done.into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                // Every index below the length was taken by a thread that ran to its end
+                // (a panic in one would have been re-raised by the scope).
+                .expect("every file decoded")
+        })
+        .collect()
+}
+
 fn parse<'a>(
     file: &SourceFile,
     diags: &'a RefCell<Vec<Diagnostic>>,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use yaml_serde::Value;
 
 /// Looks up environment variables; passed in so tests need no process globals.
-pub type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
+pub type Env<'e> = &'e (dyn Fn(&str) -> Option<String> + Sync);
 
 /// Shared state while decoding one file.
 pub struct Ctx<'a> {
@@ -51,7 +51,17 @@ impl<'a> Node<'a> {
     }
 
     fn push(&self, at: super::locate::Pos, message: String, hint: Option<String>) {
-        self.ctx.diags.borrow_mut().push(Diagnostic {
+        let d = self.diagnostic(at, message, hint);
+        self.ctx.diags.borrow_mut().push(d);
+    }
+
+    fn diagnostic(
+        &self,
+        at: super::locate::Pos,
+        message: String,
+        hint: Option<String>,
+    ) -> Diagnostic {
+        Diagnostic {
             file: self.ctx.file.clone(),
             line: at.line,
             col: at.col,
@@ -59,7 +69,12 @@ impl<'a> Node<'a> {
             field: Some(self.field.clone()),
             message,
             hint,
-        });
+        }
+    }
+
+    /// The problem `error` would report with this value, to report later (or not).
+    pub fn error_later(&self, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
+        self.diagnostic(self.ctx.pos.value(&self.path), message.into(), hint)
     }
 
     /// Problems reported so far in this node's file.
@@ -354,6 +369,11 @@ impl<'a> MapNode<'a> {
         };
         let asked = self.asked.into_inner();
         for key in m.keys() {
+            if let Value::String(s) = key {
+                if asked.contains(&s.as_str()) {
+                    continue;
+                }
+            }
             let name = match key {
                 Value::String(s) => s.clone(),
                 other => shown(other),
