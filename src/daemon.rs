@@ -427,7 +427,9 @@ async fn metrics_warmer(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<b
             _ = stop.changed() => return,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
-        if !d.metrics.stale() {
+        // Not while runs are going: the rebuild holds the series' lock (~0.1 s at 10,000
+        // checks), and a run finishing meanwhile would wait for it on an async thread.
+        if !d.metrics.stale() || !d.running.lock().expect("running lock").is_empty() {
             continue;
         }
         let before = d.metrics.version();

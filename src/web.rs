@@ -57,15 +57,23 @@ async fn metrics(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> axum::resp
             });
             coding.eq_ignore_ascii_case("gzip") && !refused
         });
+    // Off the async threads: when the ready body is stale (a scrape during a burst of runs),
+    // rebuilding it takes ~0.1 s at 10,000 checks.
+    let metrics = Arc::clone(&d);
     if !gzip {
+        let Ok(pieces) = tokio::task::spawn_blocking(move || metrics.metrics.render_pieces()).await
+        else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
         let body = axum::body::Body::from_stream(futures_util::stream::iter(
-            d.metrics
-                .render_pieces()
-                .map(Ok::<_, std::convert::Infallible>),
+            pieces.map(Ok::<_, std::convert::Infallible>),
         ));
         return ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response();
     }
-    let pieces = d.metrics.render_gzip();
+    let Ok(pieces) = tokio::task::spawn_blocking(move || metrics.metrics.render_gzip()).await
+    else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let body = axum::body::Body::from_stream(futures_util::stream::iter(
         pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
     ));
