@@ -672,3 +672,37 @@ fn files_decoded_side_by_side_still_report_duplicates_across_files_and_every_pro
     }
     assert_eq!(got.len(), 121, "got:\n  {}", got.join("\n  "));
 }
+
+/// One source's batches never lock more than 1,000 tables at once (PostgreSQL's shared lock
+/// table serves every session of the partner's server): a batch_size past it is refused with
+/// the largest that fits, and the default shrinks for many connections.
+#[test]
+fn batches_times_connections_stay_under_the_lock_bound() {
+    let check = "defaults: { source: pad }\nchecks:\n  - name: c\n    row_count: { table: t, error_below: 1 }\n";
+    let got = problems(
+        "checks_dir: checks\nsources:\n  pad: { url: \"sqlite:pad.db\", max_connections: 16, batch_size: 625 }\n",
+        &[("c.yaml", check)],
+    );
+    assert_eq!(
+        got,
+        ["syncwatch.yaml:3:65: sources.pad.batch_size: batch_size 625 × max_connections 16 = 10000 tables locked at once is too many (at most 1000 tables at once: PostgreSQL's shared lock table serves every session of the server; e.g. batch_size: 62)"]
+    );
+    let plan = |settings: &str| Fixture::new(settings, &[("c.yaml", check)]).plan();
+    let batch = |settings: &str| plan(settings).settings.sources["pad"].batch_size;
+    assert_eq!(
+        batch("checks_dir: checks\nsources:\n  pad: { url: \"sqlite:pad.db\" }\n"),
+        50
+    );
+    assert_eq!(
+        batch("checks_dir: checks\nsources:\n  pad: { url: \"sqlite:pad.db\", max_connections: 64 }\n"),
+        15
+    );
+    assert_eq!(
+        batch("checks_dir: checks\nsources:\n  pad: { url: \"sqlite:pad.db\", max_connections: 4, batch_size: 250 }\n"),
+        250
+    );
+    assert_eq!(
+        batch("checks_dir: checks\nsources:\n  pad: { url: \"sqlite:pad.db\", max_connections: 2000 }\n"),
+        1
+    );
+}

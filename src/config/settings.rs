@@ -362,21 +362,41 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
     let connect_timeout = m.get("connect_timeout").map(|n| n.duration());
     let statement_timeout = m.get("statement_timeout").map(|n| n.duration());
     let timezone = m.get("timezone").map(|n| super::node::timezone(&n));
-    let batch_size = m.get("batch_size").map(|n| {
-        let v = n.positive_int()?;
-        if v > 1000 {
-            n.error(
-                format!("{v} tables in one statement is too many"),
-                Some(
-                    "at most 1000; each table is locked until the statement ends (default 50)"
-                        .into(),
-                ),
-            );
-            return None;
-        }
-        Some(v as usize)
-    });
+    let batch_node = m.get("batch_size");
+    let batch_size = batch_node
+        .as_ref()
+        .map(|n| n.positive_int().map(|v| v as usize));
     m.finish();
+    // Tables locked at once across the source's connections stay bounded (see LOCKED_TABLES):
+    // a batch_size that would pass the bound is refused; the default fits under it.
+    let connections = match max_connections {
+        Some(Some(n)) => n as usize,
+        _ => 4,
+    };
+    let locked = crate::probe::source::LOCKED_TABLES;
+    let batch_size = match batch_size {
+        Some(Some(b)) if b.saturating_mul(connections) > locked => {
+            if let Some(n) = &batch_node {
+                n.error(
+                    format!(
+                        "batch_size {b} × max_connections {connections} = {} tables locked at once is too many",
+                        b.saturating_mul(connections)
+                    ),
+                    Some(format!(
+                        "at most {locked} tables at once: PostgreSQL's shared lock table serves every session of the server; e.g. batch_size: {}",
+                        (locked / connections).max(1)
+                    )),
+                );
+            }
+            None
+        }
+        None => Some(Some(
+            crate::probe::source::BATCH_SIZE
+                .min(locked / connections)
+                .max(1),
+        )),
+        other => other,
+    };
     let (engine, url, display) = url?;
     Some(SourceSpec {
         name: name.to_string(),
@@ -387,7 +407,7 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
         connect_timeout: connect_timeout.unwrap_or(Some(Duration::from_secs(10)))?,
         statement_timeout: statement_timeout.unwrap_or(Some(Duration::from_secs(30)))?,
         timezone: timezone.unwrap_or(Some(Tz::UTC))?,
-        batch_size: batch_size.unwrap_or(Some(crate::probe::source::BATCH_SIZE))?,
+        batch_size: batch_size??,
     })
 }
 

@@ -42,5 +42,13 @@ pub struct SourceSpec {
     pub batch_size: usize,
 }
 
-/// The default `batch_size`.
+/// The default `batch_size` (lowered when `max_connections` is high: see [`LOCKED_TABLES`]).
 pub const BATCH_SIZE: usize = 50;
+
+/// At most this many tables locked at once by one source's batches (`batch_size` ×
+/// `max_connections`). Each table read takes a lock entry for it and one for each index the
+/// planner opens, in PostgreSQL's shared lock table, which holds about 64 × max_connections
+/// entries (6,400 on defaults) for every session of the server: 16 connections × 625 tables
+/// filled it here ("out of shared memory" for the partner's own queries too). 1,000 tables
+/// (~2,000 entries with an index each) leave most of a default table to everyone else.
+pub const LOCKED_TABLES: usize = 1000;
