@@ -4,7 +4,7 @@
 #   scripts/bench.sh                      # N = 100, 1000, 10000; daemon 10,000 checks for 5 minutes
 #   scripts/bench.sh --sizes "100" --daemon-minutes 0     # the CI smoke run
 #   options: --repeat N (rounds per size, medians; default 5), --concurrency N (default 4),
-#            --daemon-checks N, --huge (also 100,000 one-row tables on PostgreSQL defaults; slow)
+#            --daemon-checks N, --huge (also 100,000 one-row tables on PostgreSQL defaults; made once, ~1 min)
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test), psql and GNU time (pgbench, if
 # present, adds its baseline: the same per-table queries one per round trip, 4 clients).
@@ -245,7 +245,7 @@ if [ "$HUGE" = 1 ]; then
   n=100000 schema=swbench_huge
   have=$(psql_ -c "SELECT count(*) FROM pg_tables WHERE schemaname = '$schema'")
   if [ "$have" != "$n" ]; then
-    echo "bench: creating $n one-row tables in $schema (once; this takes a while)" >&2
+    echo "bench: creating $n one-row tables in $schema (once; about a minute)" >&2
     psql_ -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
     psql_ -c "CREATE SCHEMA IF NOT EXISTS $schema"
     for from in $(seq 1 1000 "$n"); do
@@ -294,7 +294,8 @@ cold=$(( first - start ))
 validate_ms=$( { /usr/bin/time -f "%e" "$BIN" validate --config "$dir/syncwatch.yaml" >/dev/null; } 2>&1 | tail -1)
 
 rm -f "$dir"/state.db*
-"$BIN" serve --config "$dir/syncwatch.yaml" --log-level warn 2> "$dir/serve.err" &
+# As deployed: deploy/Dockerfile sets MALLOC_ARENA_MAX=2 (glibc's arenas per thread cost RSS).
+MALLOC_ARENA_MAX=2 "$BIN" serve --config "$dir/syncwatch.yaml" --log-level warn 2> "$dir/serve.err" &
 pid=$!
 sleep 2
 addr=$(grep -o 'http://[0-9.:]*' "$dir/serve.err" | head -1)
@@ -348,7 +349,7 @@ echo "|---|---|"
 echo "| runs measured (expected $(( n * (t1 - t0) / 60 ))) | $runs |"
 echo "| start lateness p50 / p99 / max | ${p50} s / ${p99} s / ${pmax} s |"
 echo "| CPU seconds per minute | $(python3 -c "print(f'{($cpu1 - $cpu0) / $ticks / (($t1 - $t0) / 60):.2f}')") |"
-echo "| peak RSS over the measured minutes | $hwm MiB |"
+echo "| peak RSS over the measured minutes (MALLOC_ARENA_MAX=2, as the image sets) | $hwm MiB |"
 echo "| /metrics scrape, gzip (as Prometheus asks), median of 5 between bursts | $(python3 -c "print(f'{$scrape_gz * 1000:.0f}')") ms, $(( size_gz / 1024 )) KiB |"
 echo "| /metrics scrape, plain text | $(python3 -c "print(f'{$scrape * 1000:.0f}')") ms, $(( size / 1024 )) KiB |"
 echo "| RSS after the gzip scrapes / peak RSS then / peak after the plain scrape and the status pages | $rss_before MiB / $hwm_before MiB / $hwm_end MiB |"
