@@ -145,19 +145,26 @@ pub fn load_with(
     let mut seen: HashMap<String, String> = HashMap::new();
     // Check files are parsed and decoded side by side (a hundred files of a thousand checks
     // take seconds on one core); their checks and problems are then taken in file order.
-    for file in decode_files(&files, &scope, env) {
-        diags.borrow_mut().extend(file.problems);
-        for (named, check) in file.entries {
+    for (decoded, source) in decode_files(&files, &scope, env).into_iter().zip(&files) {
+        diags.borrow_mut().extend(decoded.problems);
+        for (named, check) in decoded.entries {
             if let Some(named) = named {
                 if let Some(first) = seen.get(&named.name) {
-                    let mut d = named.duplicate;
-                    d.hint = Some(format!(
-                        "first defined at {first}; names must be unique across all files"
-                    ));
-                    diags.borrow_mut().push(d);
+                    diags.borrow_mut().push(Diagnostic {
+                        file: source.name.clone(),
+                        line: named.at.line,
+                        col: named.at.col,
+                        check: Some(named.check.unwrap_or_else(|| named.name.clone())),
+                        field: Some("name".into()),
+                        message: "duplicate check name".into(),
+                        hint: Some(format!(
+                            "first defined at {first}; names must be unique across all files"
+                        )),
+                    });
                     continue;
                 }
-                seen.insert(named.name, named.location);
+                let at = format!("{}:{}:{}", source.name, named.at.line, named.at.col);
+                seen.insert(named.name, at);
             }
             all.extend(check);
         }
@@ -266,18 +273,19 @@ fn check_dependencies(checks: &[Check], diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Parses YAML; a syntax error becomes a located diagnostic.
 /// One check file's outcome: its entries in order, and its problems.
 struct DecodedFile {
     entries: Vec<(Option<Named>, Option<Check>)>,
     problems: Vec<Diagnostic>,
 }
 
-/// An entry's name, where it is, and the problem to report if the name was taken before.
+/// An entry's name and where its value is (field `name`), to find names taken twice.
 struct Named {
     name: String,
-    location: String,
-    duplicate: Diagnostic,
+    at: locate::Pos,
+    /// The check its problems are reported under, when not the name itself (a name written
+    /// as a number is reported under the entry's path).
+    check: Option<String>,
 }
 
 fn decode_one(file: &SourceFile, scope: &checks::Scope<'_>, env: Env<'_>) -> DecodedFile {
@@ -288,8 +296,12 @@ fn decode_one(file: &SourceFile, scope: &checks::Scope<'_>, env: Env<'_>) -> Dec
         let root = Node::root(&ctx, &value);
         for decoded in checks::decode_file(&root, scope) {
             let named = decoded.name.map(|(name, node)| Named {
-                location: node.location(),
-                duplicate: node.error_later("duplicate check name", None),
+                at: node.value_pos(),
+                check: node
+                    .check
+                    .as_deref()
+                    .filter(|c| *c != name)
+                    .map(str::to_string),
                 name,
             });
             entries.push((named, decoded.check));
@@ -336,6 +348,7 @@ fn decode_files(files: &[SourceFile], scope: &checks::Scope<'_>, env: Env<'_>) -
         .collect()
 }
 
+/// Parses YAML; a syntax error becomes a located diagnostic.
 fn parse<'a>(
     file: &SourceFile,
     diags: &'a RefCell<Vec<Diagnostic>>,

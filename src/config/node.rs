@@ -51,17 +51,7 @@ impl<'a> Node<'a> {
     }
 
     fn push(&self, at: super::locate::Pos, message: String, hint: Option<String>) {
-        let d = self.diagnostic(at, message, hint);
-        self.ctx.diags.borrow_mut().push(d);
-    }
-
-    fn diagnostic(
-        &self,
-        at: super::locate::Pos,
-        message: String,
-        hint: Option<String>,
-    ) -> Diagnostic {
-        Diagnostic {
+        self.ctx.diags.borrow_mut().push(Diagnostic {
             file: self.ctx.file.clone(),
             line: at.line,
             col: at.col,
@@ -69,12 +59,12 @@ impl<'a> Node<'a> {
             field: Some(self.field.clone()),
             message,
             hint,
-        }
+        });
     }
 
-    /// The problem `error` would report with this value, to report later (or not).
-    pub fn error_later(&self, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
-        self.diagnostic(self.ctx.pos.value(&self.path), message.into(), hint)
+    /// Where this value is in its file.
+    pub fn value_pos(&self) -> super::locate::Pos {
+        self.ctx.pos.value(&self.path)
     }
 
     /// Problems reported so far in this node's file.
@@ -99,7 +89,7 @@ impl<'a> Node<'a> {
     }
 
     pub fn location(&self) -> String {
-        let p = self.ctx.pos.value(&self.path);
+        let p = self.value_pos();
         format!("{}:{}:{}", self.ctx.file, p.line, p.col)
     }
 
