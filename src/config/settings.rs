@@ -369,10 +369,8 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
     m.finish();
     // Tables locked at once across the source's connections stay bounded (see LOCKED_TABLES):
     // a batch_size that would pass the bound is refused; the default fits under it.
-    let connections = match max_connections {
-        Some(Some(n)) => n as usize,
-        _ => 4,
-    };
+    let max_connections = max_connections.unwrap_or(Some(crate::probe::source::MAX_CONNECTIONS));
+    let connections = max_connections.unwrap_or(crate::probe::source::MAX_CONNECTIONS) as usize;
     let locked = crate::probe::source::LOCKED_TABLES;
     let batch_size = match batch_size {
         Some(Some(b)) if b.saturating_mul(connections) > locked => {
@@ -403,7 +401,7 @@ fn decode_source(name: &str, node: &Node<'_>, base_dir: &Path) -> Option<SourceS
         engine,
         url: SecretString::from(url),
         display,
-        max_connections: max_connections.unwrap_or(Some(4))?,
+        max_connections: max_connections?,
         connect_timeout: connect_timeout.unwrap_or(Some(Duration::from_secs(10)))?,
         statement_timeout: statement_timeout.unwrap_or(Some(Duration::from_secs(30)))?,
         timezone: timezone.unwrap_or(Some(Tz::UTC))?,

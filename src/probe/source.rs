@@ -42,6 +42,9 @@ pub struct SourceSpec {
     pub batch_size: usize,
 }
 
+/// The default `max_connections`.
+pub const MAX_CONNECTIONS: u32 = 4;
+
 /// The default `batch_size` (lowered when `max_connections` is high: see [`LOCKED_TABLES`]).
 pub const BATCH_SIZE: usize = 50;
 
