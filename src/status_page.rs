@@ -622,7 +622,8 @@ mod tests {
 
     #[test]
     fn data_age_is_computed_at_page_time_and_times_are_in_the_on_call_zone() {
-        let plan = crate::demo::test_plan();
+        let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
+        let plan = crate::demo::embedded_plan(std::path::Path::new("/tmp"), &env).unwrap();
         let check = plan
             .checks
             .iter()
