@@ -456,7 +456,19 @@ async fn sweeper(d: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<bool>) {
         // While shutting down (a writer holds or waits for the lock), take nothing over.
         let guard = d.in_flight.try_read();
         let taken = match &guard {
-            Ok(_) => app.store.take_over_runs(&d.owner, now, until, 100).await,
+            Ok(_) => {
+                // Those whose checks have moved on first, all at once: taken over one by one,
+                // each would hold its check busy (and its next fire time skipped) until its turn.
+                match app.store.supersede_orphans(now).await {
+                    Ok(gone) if !gone.is_empty() => tracing::info!(
+                        runs = gone.len(),
+                        "runs whose replica died were superseded by later ones"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot supersede orphaned runs"),
+                }
+                app.store.take_over_runs(&d.owner, now, until, 100).await
+            }
             Err(_) => Ok(Vec::new()),
         };
         match taken {

@@ -254,6 +254,88 @@ async fn postgres_group_claims_are_won_once() {
     .await;
 }
 
+/// A replica died with runs claimed: those whose checks have a later fire time claimed are
+/// marked superseded at once, without a fresh lease (which would keep their checks busy and
+/// skip their next fire time); one with no later claim is left to be taken over and run, and
+/// runs still leased or done are left alone.
+async fn orphans_with_later_claims_are_superseded_at_once(store_url: &str) {
+    use syncwatch::store::{Claim, Finish};
+    let f = fixture(store_url).await;
+    let app = App::build(f.plan()).await.unwrap();
+    // Whole seconds: the claims' times come back exactly as written, on both stores.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
+    let (t0, t1) = (now - Duration::seconds(20), now - Duration::seconds(10));
+    let expired = now - Duration::seconds(1);
+    let live = now + Duration::seconds(60);
+    let claim = |check: &'static str, due, owner: &'static str, until| {
+        let store = &app.store;
+        async move {
+            assert_eq!(
+                store
+                    .claim_run(check, due, owner, now, until)
+                    .await
+                    .unwrap(),
+                Claim::Won
+            );
+        }
+    };
+    // The dead replica's runs at t0; later fire times claimed for two of the checks.
+    claim("moved_on", t0, "dead", expired).await;
+    claim("moved_on", t1, "alive", live).await;
+    claim("alone", t0, "dead", expired).await;
+    claim("leased", t0, "slow", live).await;
+    app.store
+        .claim_run("leased", t1, "alive", now, live)
+        .await
+        .unwrap();
+    claim("finished", t0, "dead", expired).await;
+    app.store
+        .finish_run("finished", t0, now, Finish::Ran)
+        .await
+        .unwrap();
+    claim("finished", t1, "alive", live).await;
+
+    let gone = app.store.supersede_orphans(now).await.unwrap();
+    assert_eq!(
+        gone,
+        [("moved_on".to_string(), t0)],
+        "only the orphan that moved on"
+    );
+    assert_eq!(
+        app.store.claim_done("moved_on", t0).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        app.store.claim_done("leased", t0).await.unwrap(),
+        Some(false)
+    );
+    assert!(
+        app.store.supersede_orphans(now).await.unwrap().is_empty(),
+        "superseded once"
+    );
+    // What is left to take over: the orphan with no later claim.
+    let taken = app
+        .store
+        .take_over_runs("alive", now, live, 100)
+        .await
+        .unwrap();
+    assert_eq!(taken, [("alone".to_string(), t0)]);
+    app.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_orphans_with_later_claims_are_superseded_at_once() {
+    orphans_with_later_claims_are_superseded_at_once("sqlite:state/syncwatch.db").await;
+}
+
+#[tokio::test]
+async fn postgres_orphans_with_later_claims_are_superseded_at_once() {
+    on_postgres("sw_orphans", |url| async move {
+        orphans_with_later_claims_are_superseded_at_once(&url).await
+    })
+    .await;
+}
+
 /// Recording many runs at once (two statements per 200) advances each check's streaks as
 /// recording them one by one would, including two runs of one check in one batch (runs held
 /// during a store outage) and batches larger than one statement.

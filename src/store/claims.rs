@@ -171,6 +171,21 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Marks done, as superseded, every run whose owner's lease expired before it was done and
+    /// whose check has a later fire time claimed (by any replica): in one statement, so these
+    /// runs never hold a fresh lease while they wait their turn to be taken over (a lease that
+    /// would make the next fire time of their checks busy, and skipped). Returns them.
+    pub async fn supersede_orphans(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        const SQL: &str = "UPDATE run_claims SET done_at = $1, owner = owner || ' (superseded)' \
+            WHERE done_at IS NULL AND lease_until < $1 AND EXISTS \
+            (SELECT 1 FROM run_claims l WHERE l.check_name = run_claims.check_name AND l.due_at > run_claims.due_at) \
+            RETURNING check_name, due_at";
+        self.all(SQL, &[now.into()]).await
+    }
+
     /// Takes over runs whose owner's lease expired before they were done.
     pub async fn take_over_runs(
         &self,
