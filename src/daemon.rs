@@ -22,7 +22,7 @@ pub struct Daemon {
     app: RwLock<Arc<App>>,
     pub metrics: Metrics,
     /// The latest result of each check, by name, for `/api/checks`.
-    latest: Mutex<HashMap<String, CheckResult>>,
+    latest: Mutex<HashMap<String, Arc<CheckResult>>>,
     pub clock: Clock,
     /// Each run holds a read guard; shutdown takes the write guard to wait for them.
     in_flight: tokio::sync::RwLock<()>,
@@ -142,13 +142,9 @@ impl Daemon {
         *self.reload_failure.lock().expect("reload lock") = Some((now, problem));
     }
 
-    pub fn latest(&self) -> HashMap<String, CheckResult> {
-        self.latest.lock().expect("latest lock").clone()
-    }
-
     /// Reads the latest results in place (no copy of all of them); `f` must be quick, runs
     /// wait for it.
-    pub fn with_latest<T>(&self, f: impl FnOnce(&HashMap<String, CheckResult>) -> T) -> T {
+    pub fn with_latest<T>(&self, f: impl FnOnce(&HashMap<String, Arc<CheckResult>>) -> T) -> T {
         f(&self.latest.lock().expect("latest lock"))
     }
 
@@ -192,7 +188,7 @@ impl Daemon {
                 self.hold(check, &r);
             }
             self.metrics.observe(check, &r);
-            latest.push((check.name.clone(), r));
+            latest.push((check.name.clone(), Arc::new(r)));
         }
         self.latest.lock().expect("latest lock").extend(latest);
         restarted
@@ -611,7 +607,10 @@ async fn restore(d: &Daemon, app: &App) -> HashMap<String, DateTime<Utc>> {
             decision: None,
         };
         d.metrics.show(&app.plan.checks[index], &r);
-        d.latest.lock().expect("latest lock").insert(name, r);
+        d.latest
+            .lock()
+            .expect("latest lock")
+            .insert(name, Arc::new(r));
     }
     states
         .into_iter()

@@ -114,46 +114,96 @@ async fn ready(State(d): State<Arc<Daemon>>) -> (StatusCode, String) {
     }
 }
 
-async fn checks(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Result<Json<Value>, Refused> {
+async fn checks(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, Refused> {
     read_allowed(&d, &headers)?;
     let app = d.current();
-    let latest = d.latest();
     let now = d.clock.now();
-    let checks: Vec<Value> = app
-        .plan
-        .checks
-        .iter()
-        .map(|c| {
-            let last = latest.get(&c.name);
-            let mut expect = crate::report::expect_json(c, now);
-            if let (Some(e), Some(r)) = (c.kind.expect(), last) {
-                if let crate::verdict::Observed::Age { newest, .. } = r.outcome.observed {
-                    expect["lateness_seconds"] = json!(e.lateness(newest, now));
-                }
+    // This replica's latest results in plan order, a pointer each: the lock is held for the
+    // lookups only, and the body is written off the async threads.
+    let latest: Vec<Option<Arc<crate::pass::CheckResult>>> = d.with_latest(|mine| {
+        app.plan
+            .checks
+            .iter()
+            .map(|c| mine.get(&c.name).cloned())
+            .collect()
+    });
+    let body = tokio::task::spawn_blocking(move || checks_body(&app.plan.checks, &latest, now))
+        .await
+        .map_err(|e| Refused(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| Refused(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// One check in `/api/checks` (keys in alphabetical order, as the JSON objects had them).
+#[derive(serde::Serialize)]
+struct CheckRow<'a> {
+    consecutive_failures: Option<i64>,
+    description: &'a Option<String>,
+    expect: Value,
+    kind: &'static str,
+    labels: &'a std::collections::BTreeMap<String, String>,
+    last_duration_seconds: Option<f64>,
+    last_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+    limits: Value,
+    name: &'a str,
+    next_run: Option<chrono::DateTime<chrono::Utc>>,
+    observed: Option<&'a crate::verdict::Observed>,
+    reason: Option<&'a str>,
+    schedule: &'a str,
+    source: &'a Option<String>,
+    thresholds: String,
+    timezone: String,
+    verdict: Option<Verdict>,
+}
+
+/// `{"checks": [...]}`, written row by row into one buffer (no JSON tree of every check).
+fn checks_body(
+    checks: &[crate::check::Check],
+    latest: &[Option<Arc<crate::pass::CheckResult>>],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(64 + checks.len() * 700);
+    out.extend_from_slice(b"{\"checks\":[");
+    for (i, (c, last)) in checks.iter().zip(latest).enumerate() {
+        let last = last.as_deref();
+        let mut expect = crate::report::expect_json(c, now);
+        if let (Some(e), Some(r)) = (c.kind.expect(), last) {
+            if let crate::verdict::Observed::Age { newest, .. } = r.outcome.observed {
+                expect["lateness_seconds"] = json!(e.lateness(newest, now));
             }
-            json!({
-                "expect": expect,
-                "name": c.name,
-                "description": c.description,
-                "kind": c.kind.label(),
-                "source": c.source,
-                "labels": c.labels,
-                "schedule": c.schedule.expr(),
-                "timezone": c.schedule.timezone().to_string(),
-                "thresholds": c.kind.thresholds(),
-                "limits": crate::report::limits(&c.kind),
-                "next_run": c.schedule.next_after(now),
-                "verdict": last.map(|r| r.outcome.verdict),
-                "reason": last.and_then(|r| r.outcome.reason.clone()),
-                "observed": last.map(|r| &r.outcome.observed),
-                "last_run_at": last.map(|r| r.started_at),
-                "last_duration_seconds": last.map(|r| r.duration.as_secs_f64()),
-                "consecutive_failures": last.and_then(|r| r.state.as_ref()).map(|s| s.consecutive_failures),
-                "last_success_at": last.and_then(|r| r.state.as_ref()).and_then(|s| s.last_success_at),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "checks": checks })))
+        }
+        let state = last.and_then(|r| r.state.as_ref());
+        let row = CheckRow {
+            consecutive_failures: state.map(|s| s.consecutive_failures),
+            description: &c.description,
+            expect,
+            kind: c.kind.label(),
+            labels: &c.labels,
+            last_duration_seconds: last.map(|r| r.duration.as_secs_f64()),
+            last_run_at: last.map(|r| r.started_at),
+            last_success_at: state.and_then(|s| s.last_success_at),
+            limits: crate::report::limits(&c.kind),
+            name: &c.name,
+            next_run: c.schedule.next_after(now),
+            observed: last.map(|r| &r.outcome.observed),
+            reason: last.and_then(|r| r.outcome.reason.as_deref()),
+            schedule: c.schedule.expr(),
+            source: &c.source,
+            thresholds: c.kind.thresholds(),
+            timezone: c.schedule.timezone().to_string(),
+            verdict: last.map(|r| r.outcome.verdict),
+        };
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &row)?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 /// A refused or failed API call, as JSON.

@@ -153,6 +153,52 @@ fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// What a script reads from `/api/checks` for a check that ran: its definition, its latest
+/// verdict and why, and its streak, as JSON.
+#[tokio::test]
+async fn api_checks_gives_each_checks_definition_latest_result_and_streak() {
+    let f = fixture("").await;
+    let (_serve, base) = serve(&f.settings_path(), &[]);
+    // Never-run checks run at start.
+    let v = eventually(20, || async {
+        let v = api_checks(&base).await;
+        let ran = v["checks"]
+            .as_array()?
+            .iter()
+            .all(|c| c["verdict"].is_string());
+        ran.then_some(v)
+    })
+    .await
+    .expect("both checks ran at start");
+    let resp = reqwest::get(format!("{base}/api/checks")).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2);
+    let stale = checks.iter().find(|c| c["name"] == "stale").unwrap();
+    assert_eq!(stale["verdict"], "fail");
+    assert_eq!(stale["kind"], "freshness");
+    assert_eq!(stale["source"], "p");
+    assert_eq!(stale["schedule"], "*/10 * * * *");
+    assert_eq!(stale["timezone"], "UTC");
+    assert_eq!(stale["labels"]["partner"], "acme");
+    assert_eq!(stale["thresholds"], "warn >1h, fail >6h");
+    assert_eq!(stale["limits"]["error_after_seconds"], 21600.0);
+    assert_eq!(stale["consecutive_failures"], 1);
+    assert!(stale["last_success_at"].is_null(), "{stale}");
+    assert!(stale["description"].is_null());
+    let reason = stale["reason"].as_str().unwrap();
+    assert!(reason.contains("> error_after 6h"), "{reason}");
+    assert_eq!(stale["observed"]["type"], "age");
+    assert!(stale["observed"]["age_seconds"].as_f64().unwrap() > 2.0 * 86400.0 - 60.0);
+    assert!(stale["last_run_at"].is_string() && stale["next_run"].is_string());
+    assert!(stale["last_duration_seconds"].as_f64().unwrap() >= 0.0);
+    let fresh = checks.iter().find(|c| c["name"] == "fresh").unwrap();
+    assert_eq!(fresh["verdict"], "pass");
+    assert!(fresh["reason"].is_null());
+    assert_eq!(fresh["consecutive_failures"], 0);
+    assert!(fresh["last_success_at"].is_string());
+}
+
 #[tokio::test]
 async fn a_bad_reload_keeps_the_last_good_configuration_and_a_good_one_applies() {
     let f = fixture("").await;
