@@ -30,6 +30,13 @@ pub fn embedded_plan(base_dir: &Path, env: Env<'_>) -> Result<Plan, config::Conf
     config::load_with(settings, base_dir, env, Some(checks))
 }
 
+/// The embedded demo plan for unit tests: paths under /tmp, only SYNCWATCH_EXE set.
+#[cfg(test)]
+pub fn test_plan() -> Plan {
+    let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
+    embedded_plan(Path::new("/tmp"), &env).expect("the embedded demo loads")
+}
+
 /// (Re)creates the demo partner database of source `demo`, ages relative to now.
 pub async fn seed(plan: &Plan) -> Result<String, String> {
     let spec = plan

@@ -622,8 +622,7 @@ mod tests {
 
     #[test]
     fn data_age_is_computed_at_page_time_and_times_are_in_the_on_call_zone() {
-        let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
-        let plan = crate::demo::embedded_plan(std::path::Path::new("/tmp"), &env).unwrap();
+        let plan = crate::demo::test_plan();
         let check = plan
             .checks
             .iter()

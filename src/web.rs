@@ -58,34 +58,36 @@ async fn metrics(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> axum::resp
             coding.eq_ignore_ascii_case("gzip") && !refused
         });
     // Off the async threads: when the ready body is stale (a scrape during a burst of runs),
-    // rebuilding it takes ~0.1 s at 10,000 checks.
-    let metrics = Arc::clone(&d);
-    if !gzip {
-        let Ok(pieces) = tokio::task::spawn_blocking(move || metrics.metrics.render_pieces()).await
-        else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        };
-        let body = axum::body::Body::from_stream(futures_util::stream::iter(
-            pieces.map(Ok::<_, std::convert::Infallible>),
-        ));
-        return ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response();
-    }
-    let Ok(pieces) = tokio::task::spawn_blocking(move || metrics.metrics.render_gzip()).await
-    else {
+    // rebuilding it takes ~0.1 s at 10,000 checks. A plain-text body is inflated as it is sent.
+    let pieces =
+        tokio::task::spawn_blocking(move || -> Box<dyn Iterator<Item = bytes::Bytes> + Send> {
+            if gzip {
+                Box::new(d.metrics.render_gzip().into_iter())
+            } else {
+                Box::new(d.metrics.render_pieces())
+            }
+        })
+        .await;
+    let Ok(pieces) = pieces else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let body = axum::body::Body::from_stream(futures_util::stream::iter(
-        pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+        pieces.map(Ok::<_, std::convert::Infallible>),
     ));
-    (
-        [
-            (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
-            (header::CONTENT_ENCODING, "gzip"),
-            (header::VARY, "Accept-Encoding"),
-        ],
-        body,
-    )
-        .into_response()
+    let mut response =
+        ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response();
+    if gzip {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+        headers.insert(
+            header::VARY,
+            header::HeaderValue::from_static("Accept-Encoding"),
+        );
+    }
+    response
 }
 
 /// Ready when a configuration is loaded (always, once serving) and the store answers.

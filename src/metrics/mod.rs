@@ -475,9 +475,7 @@ impl Metrics {
     /// The text format, gzip-compressed, in pieces to send one after another: the per-check
     /// families from the ready body, the rest rendered now.
     pub fn render_gzip(&self) -> [bytes::Bytes; 4] {
-        let ready = self.prepare();
-        let mut rest = String::with_capacity(16 * 1024);
-        self.render_rest(&mut rest);
+        let (ready, rest) = self.ready_and_rest();
         ready::gzip(&ready, &rest)
     }
 
@@ -485,12 +483,18 @@ impl Metrics {
     /// from the ready body as they are sent, then the rest rendered now. Holds no second copy
     /// of the text (`render` builds it whole: the push and tests use that).
     pub fn render_pieces(&self) -> impl Iterator<Item = bytes::Bytes> + Send + 'static {
-        let ready = self.prepare();
-        let mut rest = String::with_capacity(16 * 1024);
-        self.render_rest(&mut rest);
+        let (ready, rest) = self.ready_and_rest();
         ready
             .text()
             .chain(std::iter::once(bytes::Bytes::from(rest)))
+    }
+
+    /// What a scrape sends: the per-check families made ready, and the rest rendered now.
+    fn ready_and_rest(&self) -> (std::sync::Arc<ready::Ready>, String) {
+        let ready = self.prepare();
+        let mut rest = String::with_capacity(16 * 1024);
+        self.render_rest(&mut rest);
+        (ready, rest)
     }
 
     /// Everything but the per-check families: the registry's, the incident history's, the
@@ -579,8 +583,7 @@ mod ready_tests {
 
     #[test]
     fn a_plain_scrape_from_the_ready_body_is_the_rendered_text() {
-        let env = |k: &str| (k == "SYNCWATCH_EXE").then(|| "syncwatch".to_string());
-        let plan = crate::demo::embedded_plan(std::path::Path::new("/tmp"), &env).unwrap();
+        let plan = crate::demo::test_plan();
         let m = Metrics::new();
         m.set_plan(&plan, Utc::now());
         let name = plan.checks[0].name.clone();
