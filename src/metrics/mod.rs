@@ -184,12 +184,18 @@ impl Metrics {
     pub fn set_plan(&self, plan: &Plan, loaded_at: DateTime<Utc>) {
         let mut map = self.checks_mut();
         let mut old = std::mem::take(&mut *map);
-        for c in &plan.checks {
-            map.insert(
-                c.name.clone(),
-                checks::Series::configure(c, old.remove(&c.name)),
-            );
-        }
+        let mut shared = checks::Shared::default();
+        // Collected, not inserted one by one: the map is then built from sorted entries, its
+        // nodes full (inserted in plan order they were half empty: 10,000 series took 7.9 MB).
+        *map = plan
+            .checks
+            .iter()
+            .map(|c| {
+                let previous = old.remove(&c.name);
+                let series = checks::Series::configure(c, previous, &mut shared);
+                (c.name.clone(), series)
+            })
+            .collect();
         self.configured.set(plan.checks.len() as f64);
         drop(map);
         *self.oncall.lock().expect("metrics lock") = plan.settings.oncall.clone();
