@@ -5,7 +5,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::Fixture;
-use sqlx::Executor;
+use sqlx::{Connection, Executor};
 use syncwatch::app::App;
 use syncwatch::pass::{self, Selection};
 use syncwatch::verdict::Verdict;
@@ -334,6 +334,41 @@ async fn postgres_orphans_with_later_claims_are_superseded_at_once() {
         orphans_with_later_claims_are_superseded_at_once(&url).await
     })
     .await;
+}
+
+/// On SQLite every state is read as one row of JSON (one hand-off from SQLite's thread, not
+/// one per check): it reads exactly what the row-by-row read does, a check that never passed
+/// and a time stored as `YYYY-MM-DD HH:MM:SS` included, and no states at all as none.
+#[tokio::test]
+async fn sqlite_states_in_one_row_read_what_rows_read() {
+    let f = fixture("sqlite:state.db").await;
+    let app = App::build(f.plan()).await.unwrap();
+    assert!(app.store.states().await.unwrap().is_empty());
+    for _ in 0..2 {
+        pass::run(app.clone(), &Selection::All, Utc::now())
+            .await
+            .unwrap();
+    }
+    let mut db =
+        sqlx::SqliteConnection::connect(&format!("sqlite:{}", f.path().join("state.db").display()))
+            .await
+            .unwrap();
+    db.execute(
+        "UPDATE check_state SET verdict_since = '2026-01-02 03:04:05.5' WHERE check_name = 'stale'",
+    )
+    .await
+    .unwrap();
+    let one_row = app.store.states().await.unwrap();
+    let by_row = app.store.states_by_row().await.unwrap();
+    assert_eq!(one_row, by_row);
+    assert_eq!(one_row.len(), 2);
+    assert_eq!(one_row["stale"].last_success_at, None);
+    assert!(one_row["fresh"].last_success_at.is_some());
+    assert_eq!(
+        one_row["stale"].verdict_since.to_rfc3339(),
+        "2026-01-02T03:04:05.500+00:00"
+    );
+    app.close().await;
 }
 
 /// Recording many runs at once (two statements per 200) advances each check's streaks as
