@@ -336,9 +336,10 @@ async fn postgres_orphans_with_later_claims_are_superseded_at_once() {
     .await;
 }
 
-/// On SQLite every state is read as one row of JSON (one hand-off from SQLite's thread, not
-/// one per check): it reads exactly what the row-by-row read does, a check that never passed
-/// and a time stored as `YYYY-MM-DD HH:MM:SS` included, and no states at all as none.
+/// On SQLite the states are read as rows of JSON, a thousand states each (one hand-off from
+/// SQLite's thread per thousand, not one per check): they read exactly what the row-by-row
+/// read does, over several thousands (2,502 states: three rows), a check that never passed, a
+/// time stored as `YYYY-MM-DD HH:MM:SS` and a name JSON escapes included, and no states as none.
 #[tokio::test]
 async fn sqlite_states_in_one_row_read_what_rows_read() {
     let f = fixture("sqlite:state.db").await;
@@ -358,10 +359,22 @@ async fn sqlite_states_in_one_row_read_what_rows_read() {
     )
     .await
     .unwrap();
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) \
+         INSERT INTO check_state (check_name, last_verdict, verdict_since, consecutive_failures, \
+         consecutive_passes, last_run_at, last_success_at) \
+         SELECT 'bulk ' || i || CASE WHEN i = 7 THEN ' \"q\" \\ é' ELSE '' END, \
+         CASE i % 3 WHEN 0 THEN 'fail' WHEN 1 THEN 'pass' ELSE 'warn' END, \
+         '2026-11-0' || (1 + i % 9) || 'T10:00:00.' || i || '+00:00', i % 5, i % 7, \
+         '2026-12-01T00:00:00+00:00', CASE WHEN i % 2 = 0 THEN NULL ELSE '2026-11-30T12:00:00Z' END FROM n",
+    )
+    .await
+    .unwrap();
     let one_row = app.store.states().await.unwrap();
     let by_row = app.store.states_by_row().await.unwrap();
+    assert_eq!(one_row.len(), 2502);
     assert_eq!(one_row, by_row);
-    assert_eq!(one_row.len(), 2);
+    assert!(one_row.contains_key("bulk 7 \"q\" \\ é"));
     assert_eq!(one_row["stale"].last_success_at, None);
     assert!(one_row["fresh"].last_success_at.is_some());
     assert_eq!(

@@ -161,7 +161,7 @@ impl Store {
     /// Every check's state, by name.
     pub async fn states(&self) -> Result<HashMap<String, CheckState>, StoreError> {
         if !self.is_postgres() {
-            if let Some(states) = self.states_in_one_row().await? {
+            if let Some(states) = self.states_in_json().await? {
                 return Ok(states);
             }
         }
@@ -184,34 +184,55 @@ impl Store {
             .collect())
     }
 
-    /// SQLite's every state as one row of JSON: sqlx hands each row of a result from SQLite's
-    /// worker thread to the async side with a wake-up of its own, and 10,000 rows that way were
-    /// most of the status page's time. `None` (read them row by row) if a stored time is not in
-    /// a form read here.
-    async fn states_in_one_row(&self) -> Result<Option<HashMap<String, CheckState>>, StoreError> {
-        type Row = (String, String, String, i64, i64, String, Option<String>);
-        const SQL: &str = "SELECT json_group_array(json_array(check_name, last_verdict, verdict_since, \
-                           consecutive_failures, consecutive_passes, last_run_at, last_success_at)) \
-                           FROM check_state";
-        let (text,): (String,) = self.one(SQL, &[]).await?;
-        let Ok(rows) = serde_json::from_str::<Vec<Row>>(&text) else {
-            return Ok(None);
-        };
-        let mut states = HashMap::with_capacity(rows.len());
-        for (name, verdict, since, failures, passes, last_run, last_success) in rows {
-            let (Some(since), Some(last_run)) = (stored_time(&since), stored_time(&last_run))
-            else {
+    /// SQLite's states as rows of JSON, a thousand states each: sqlx hands each row of a result
+    /// from SQLite's worker thread to the async side with a wake-up of its own, and 10,000 rows
+    /// that way were most of the status page's time (a thousand a row keeps the text small).
+    /// `None` (read them row by row) if a stored time is not in a form read here.
+    async fn states_in_json(&self) -> Result<Option<HashMap<String, CheckState>>, StoreError> {
+        // Verdicts and times are borrowed from the text (nothing in them is escaped in JSON);
+        // names are owned, as the map's keys.
+        type Row<'a> = (String, &'a str, &'a str, i64, i64, &'a str, Option<&'a str>);
+        const CHUNK: i64 = 1000;
+        const ROWS: &str = "SELECT json_group_array(json_array(check_name, last_verdict, \
+                            verdict_since, consecutive_failures, consecutive_passes, last_run_at, \
+                            last_success_at)), COUNT(*), MAX(check_name) FROM (SELECT * FROM check_state";
+        let first = format!("{ROWS} ORDER BY check_name LIMIT $1)");
+        let next = format!("{ROWS} WHERE check_name > $2 ORDER BY check_name LIMIT $1)");
+        let mut states = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (text, n, last): (String, i64, Option<String>) = match &after {
+                None => self.one(&first, &[CHUNK.into()]).await?,
+                Some(a) => self.one(&next, &[CHUNK.into(), a.into()]).await?,
+            };
+            let Ok(rows) = serde_json::from_str::<Vec<Row<'_>>>(&text) else {
                 return Ok(None);
             };
-            let last_success = match last_success.as_deref().map(stored_time) {
-                None => None,
-                Some(Some(t)) => Some(t),
-                Some(None) => return Ok(None),
-            };
-            let row = (verdict, since, failures, passes, last_run, last_success);
-            states.insert(name, state_from(row));
+            for (name, verdict, since, failures, passes, last_run, last_success) in rows {
+                let (Some(since), Some(last_run)) = (stored_time(since), stored_time(last_run))
+                else {
+                    return Ok(None);
+                };
+                let last_success = match last_success.map(stored_time) {
+                    None => None,
+                    Some(Some(t)) => Some(t),
+                    Some(None) => return Ok(None),
+                };
+                let state = CheckState {
+                    last_verdict: Verdict::parse(verdict).unwrap_or(Verdict::Error),
+                    verdict_since: since,
+                    consecutive_failures: failures,
+                    consecutive_passes: passes,
+                    last_run_at: last_run,
+                    last_success_at: last_success,
+                };
+                states.insert(name, state);
+            }
+            match last {
+                Some(last) if n == CHUNK => after = Some(last),
+                _ => return Ok(Some(states)),
+            }
         }
-        Ok(Some(states))
     }
 
     /// Number of runs recorded for a check (for `syncwatch` tests and status views).
