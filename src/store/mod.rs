@@ -218,15 +218,8 @@ impl Store {
                     Some(Some(t)) => Some(t),
                     Some(None) => return Ok(None),
                 };
-                let state = CheckState {
-                    last_verdict: Verdict::parse(verdict).unwrap_or(Verdict::Error),
-                    verdict_since: since,
-                    consecutive_failures: failures,
-                    consecutive_passes: passes,
-                    last_run_at: last_run,
-                    last_success_at: last_success,
-                };
-                states.insert(name, state);
+                let row = (verdict, since, failures, passes, last_run, last_success);
+                states.insert(name, state_from(row));
             }
             match last {
                 Some(last) if n == CHUNK => after = Some(last),
@@ -305,8 +298,8 @@ impl Store {
 }
 
 /// `check_state` columns after the name: verdict, since, failures, passes, last run, last success.
-pub(crate) type StateRow = (
-    String,
+pub(crate) type StateRow<V = String> = (
+    V,
     DateTime<Utc>,
     i64,
     i64,
@@ -333,11 +326,12 @@ fn stored_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-pub(crate) fn state_from(
-    (verdict, since, failures, passes, last_run, last_success): StateRow,
+/// A state row as read ([`StateRow`], or with its verdict borrowed from JSON text).
+pub(crate) fn state_from<V: AsRef<str>>(
+    (verdict, since, failures, passes, last_run, last_success): StateRow<V>,
 ) -> CheckState {
     CheckState {
-        last_verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Error),
+        last_verdict: Verdict::parse(verdict.as_ref()).unwrap_or(Verdict::Error),
         verdict_since: since,
         consecutive_failures: failures,
         consecutive_passes: passes,
