@@ -55,6 +55,16 @@ pub struct CheckState {
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
+/// SQLITE_BUSY, in any of its extended forms.
+fn sqlite_busy(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else {
+        return false;
+    };
+    d.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
+
 /// Whether a SQLite connection is inside a transaction (not in autocommit mode).
 async fn in_transaction(conn: &mut sqlx::SqliteConnection) -> bool {
     let Ok(mut handle) = conn.lock_handle().await else {
@@ -116,16 +126,31 @@ impl Store {
                 // last commits. FULL would fsync every run.
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                // A write that failed mid-transaction (a full disk: SQLITE_FULL) can leave its
-                // connection inside a transaction, holding the write lock: every later write
-                // then fails with "database is locked", even once space is back. Such a
-                // connection is closed instead of returned to the pool.
-                .after_release(|conn, _| Box::pin(async move { Ok(!in_transaction(conn).await) }))
-                .connect_with(opts)
-                .await
-                .map_err(|e| unavailable(e.to_string()))?;
+            // Processes starting together on a new store: SQLite can answer "database is
+            // locked" at once, without waiting out the busy timeout, to a connection that
+            // switches the file to WAL while another does. Such a start is tried again, for
+            // as long as the busy timeout.
+            let give_up = std::time::Instant::now() + Duration::from_secs(10);
+            let pool = loop {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    // A write that failed mid-transaction (a full disk: SQLITE_FULL) can leave
+                    // its connection inside a transaction, holding the write lock: every later
+                    // write then fails with "database is locked", even once space is back. Such
+                    // a connection is closed instead of returned to the pool.
+                    .after_release(|conn, _| {
+                        Box::pin(async move { Ok(!in_transaction(conn).await) })
+                    })
+                    .connect_with(opts.clone())
+                    .await;
+                match pool {
+                    Ok(pool) => break pool,
+                    Err(e) if sqlite_busy(&e) && std::time::Instant::now() < give_up => {
+                        tokio::time::sleep(Duration::from_millis(50)).await
+                    }
+                    Err(e) => return Err(unavailable(e.to_string())),
+                }
+            };
             migrate::sqlite(&pool)
                 .await
                 .map_err(|e| unavailable(format!("migration failed: {e}")))?;
