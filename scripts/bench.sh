@@ -4,7 +4,8 @@
 #   scripts/bench.sh                      # N = 100, 1000, 10000; daemon 10,000 checks for 5 minutes
 #   scripts/bench.sh --sizes "100" --daemon-minutes 0     # the CI smoke run
 #   options: --repeat N (rounds per size, medians; default 5), --concurrency N (default 4),
-#            --daemon-checks N, --huge (also 100,000 one-row tables on PostgreSQL defaults; made once, ~1 min)
+#            --daemon-checks N, --huge (also 100,000 one-row tables on PostgreSQL defaults; made once, ~1 min),
+#            --bin PATH (measure this syncwatch binary instead of building one: to compare two builds)
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test), psql and GNU time (pgbench, if
 # present, adds its baseline: the same per-table queries one per round trip, 4 clients).
@@ -18,6 +19,7 @@ DAEMON_CHECKS=10000
 CONCURRENCY=4
 REPEAT=5
 HUGE=0
+BIN=
 PG=postgres://postgres@127.0.0.1:5432/test
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --concurrency) CONCURRENCY=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --huge) HUGE=1; shift ;;
+    --bin) BIN=$(realpath "$2"); shift 2 ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -37,14 +40,16 @@ mkdir -p "$WORK"
 psql_() { psql "$PG" -v ON_ERROR_STOP=1 -qtA "$@"; }
 POSTMASTER=$(head -1 "$(psql_ -c 'SHOW data_directory')/postmaster.pid" 2>/dev/null || echo 0)
 
-if [ "${BENCH_PROFILE:-release}" = debug ]; then
+if [ -n "$BIN" ]; then
+  echo "bench: measuring $BIN (not built here)" >&2
+elif [ "${BENCH_PROFILE:-release}" = debug ]; then
   cargo build --quiet   # the CI smoke run: the test build's binary, no second compile
+  BIN=$PWD/target/debug/syncwatch
 else
   echo "bench: building release binary" >&2
   cargo build --release --quiet
+  BIN=$PWD/target/release/syncwatch
 fi
-BIN=$PWD/target/release/syncwatch
-if [ "${BENCH_PROFILE:-release}" = debug ]; then BIN=$PWD/target/debug/syncwatch; fi
 
 # Table i: 200 rows, indexed updated_at. Newest row's age: i%10 == 0 fail (6h30m + i%60 min),
 # i%10 == 1 warn (1h + (i%5)*1h + 5 min, so 1h05m..5h05m), else pass (i%30 min). Ages are
@@ -173,8 +178,8 @@ for n in $SIZES; do
   awk -v n="$n" -v schema="swbench_$n" 'BEGIN {
     for (i = 1; i <= n; i += 50) {
       line = "SELECT"
-      for (j = i; j < i + 50 && j <= n; j++) line = line sprintf(" (SELECT max(updated_at) FROM %s.t%d) AS n%d,", schema, j, j - i)
-      print line " now();"
+      for (j = i; j < i + 50 && j <= n; j++) line = line sprintf(" (SELECT \"updated_at\" FROM \"%s\".\"t%d\" WHERE \"updated_at\" IS NOT NULL ORDER BY \"updated_at\" DESC LIMIT 1) AS n%d,", schema, j, j - i)
+      print line " now() AS db_now;"
     }
   }' > "$dir/batched.sql"
   split -n "l/$CONCURRENCY" "$dir/batched.sql" "$dir/bpart."

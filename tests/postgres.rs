@@ -368,3 +368,121 @@ async fn date_and_text_columns() {
         );
     }
 }
+
+/// On PostgreSQL a freshness column's newest value is read as "the newest non-null value in
+/// the column's order" rather than `MAX` (planned once instead of twice): on every type a
+/// freshness column can have, with NULLs, infinities, NaN, text in a case-sensitive collation
+/// and columns with and without an index, the batch and the single check read exactly what
+/// `max()` reads, and a filter still applies.
+#[tokio::test]
+async fn the_newest_value_read_on_postgres_is_exactly_max() {
+    use syncwatch::check::{TableRef, TimestampSource};
+    use syncwatch::probe::{query, source::Engine};
+    let Some(mut pg) = common::pg().await else {
+        return;
+    };
+    let s = unique("sw_newest");
+    pg.execute(
+        format!(
+            "CREATE SCHEMA {s};
+             CREATE TABLE {s}.v (k int, tz timestamptz, naive timestamp, d date, txt text COLLATE \"C\",
+                                  f float8, n numeric, epoch bigint, none timestamptz);
+             INSERT INTO {s}.v VALUES
+               (1, now() - interval '1 hour', '2026-01-01 10:00', '2026-01-01', 'apple', 1.5, 2.25, 100, NULL),
+               (2, NULL, '2026-06-30 23:59:59.999999', NULL, 'Zebra', 'NaN', NULL, 200, NULL),
+               (3, '-infinity', NULL, '2025-12-31', 'zebra', -3, 'NaN', NULL, NULL),
+               (4, now() - interval '5 minutes', 'infinity', '2026-02-03', NULL, NULL, 7, 50, NULL);
+             CREATE INDEX ON {s}.v (tz);
+             CREATE INDEX ON {s}.v (txt DESC);
+             CREATE TABLE {s}.empty (tz timestamptz);
+             CREATE TABLE {s}.inf (tz timestamptz);
+             INSERT INTO {s}.inf VALUES ('infinity'), (now()), (NULL);
+             CREATE INDEX ON {s}.inf (tz);"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let t = |name: &str| TableRef {
+        parts: vec![s.clone(), name.to_string()],
+    };
+    let cols = [
+        ("v", "tz"),
+        ("v", "naive"),
+        ("v", "d"),
+        ("v", "txt"),
+        ("v", "f"),
+        ("v", "n"),
+        ("v", "epoch"),
+        ("v", "none"),
+        ("empty", "tz"),
+        ("inf", "tz"),
+    ];
+    let tables: Vec<TableRef> = cols.iter().map(|(table, _)| t(table)).collect();
+    let items: Vec<(&TableRef, &str)> = tables.iter().zip(cols.iter().map(|c| c.1)).collect();
+    let batch = query::freshness_batch(Engine::Postgres, &items);
+    assert!(batch.generated(), "the batch holds no user text");
+    assert!(
+        !batch.text.contains("MAX("),
+        "the batch reads the newest value in order, not with MAX: {}",
+        batch.text
+    );
+    let maxes: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (table, c))| format!("(SELECT max({c}) FROM {s}.{table}) AS n{i}"))
+        .collect();
+    // Both in one transaction, so now() (the clock column) is the same in both rows.
+    pg.execute("BEGIN").await.unwrap();
+    let (ours, theirs): (String, String) = sqlx::query_as(&format!(
+        "SELECT (SELECT row_to_json(b)::text FROM ({}) b), (SELECT row_to_json(m)::text FROM (SELECT {}, now() AS db_now) m)",
+        batch.text,
+        maxes.join(", ")
+    ))
+    .fetch_one(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(ours, theirs, "the batch read differs from max()");
+    assert!(ours.contains("\"zebra\"") && ours.contains("\"NaN\"") && ours.contains("infinity"));
+    // The single check, with a filter (user text) that leaves out the newest rows.
+    for (col, filter, want) in [
+        (
+            "tz",
+            "k <> 4",
+            format!("SELECT max(tz) FROM {s}.v WHERE k <> 4"),
+        ),
+        (
+            "txt",
+            "k < 3",
+            format!("SELECT max(txt) FROM {s}.v WHERE k < 3"),
+        ),
+        (
+            "naive",
+            "k = 1 -- a comment",
+            format!("SELECT max(naive) FROM {s}.v WHERE k = 1"),
+        ),
+    ] {
+        let single = query::freshness(
+            Engine::Postgres,
+            &TimestampSource::Column {
+                table: t("v"),
+                column: col.into(),
+                filter: Some(filter.into()),
+            },
+        );
+        let (ours, theirs): (Option<String>, Option<String>) = sqlx::query_as(&format!(
+            "SELECT (SELECT newest::text FROM ({}) q), ({want})::text",
+            single.text
+        ))
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+        assert_eq!(ours, theirs, "{col} where {filter}: {}", single.text);
+        assert!(
+            ours.is_some(),
+            "{col} where {filter}: the filter left no row"
+        );
+    }
+    pg.execute("ROLLBACK").await.unwrap();
+    drop_schema(&mut pg, &s).await;
+}

@@ -52,6 +52,28 @@ impl Sql {
     }
 }
 
+/// A query for a column's newest value in a table (NULL when there is none), as a batch's
+/// subquery or a single check's. PostgreSQL gets the newest non-null value in the column's own
+/// order, as `MAX` is defined (the same btree `>`, so the same value), but planned once: for
+/// `MAX` the planner plans both an aggregate and this index probe and keeps the cheaper, about
+/// a third of a warm batch's server time. MySQL and SQLite answer `MAX` from an index at once.
+fn newest(engine: Engine, t: &TableRef, column: &str, filter: Option<&str>) -> String {
+    let c = quote_ident(engine, column);
+    match engine {
+        Engine::Postgres => {
+            let mut sql = format!("SELECT {c} FROM {} WHERE ", table(engine, t));
+            if let Some(f) = filter {
+                sql.push_str(&format!("({f}\n) AND "));
+            }
+            sql.push_str(&format!("{c} IS NOT NULL ORDER BY {c} DESC LIMIT 1"));
+            sql
+        }
+        Engine::MySql | Engine::Sqlite => {
+            filtered(format!("SELECT MAX({c}) FROM {}", table(engine, t)), filter)
+        }
+    }
+}
+
 /// Two columns: the newest timestamp and the database clock.
 pub fn freshness(engine: Engine, from: &TimestampSource) -> Sql {
     let user = match from {
@@ -70,13 +92,7 @@ pub fn freshness_batch(engine: Engine, items: &[(&TableRef, &str)]) -> Sql {
     let mut cols: Vec<String> = items
         .iter()
         .enumerate()
-        .map(|(i, (t, c))| {
-            format!(
-                "(SELECT MAX({}) FROM {}) AS n{i}",
-                quote_ident(engine, c),
-                table(engine, t)
-            )
-        })
+        .map(|(i, (t, c))| format!("({}) AS n{i}", newest(engine, t, c, None)))
         .collect();
     cols.push(format!("{} AS db_now", now(engine)));
     Sql {
@@ -91,15 +107,22 @@ fn freshness_text(engine: Engine, from: &TimestampSource) -> String {
             table: t,
             column,
             filter,
-        } => filtered(
-            format!(
-                "SELECT MAX({}) AS newest, {} AS db_now FROM {}",
-                quote_ident(engine, column),
-                now(engine),
-                table(engine, t)
+        } => match engine {
+            Engine::Postgres => format!(
+                "SELECT ({}) AS newest, {} AS db_now",
+                newest(engine, t, column, filter.as_deref()),
+                now(engine)
             ),
-            filter.as_deref(),
-        ),
+            Engine::MySql | Engine::Sqlite => filtered(
+                format!(
+                    "SELECT MAX({}) AS newest, {} AS db_now FROM {}",
+                    quote_ident(engine, column),
+                    now(engine),
+                    table(engine, t)
+                ),
+                filter.as_deref(),
+            ),
+        },
         TimestampSource::Query(q) => {
             format!("SELECT ({q}\n) AS newest, {} AS db_now", now(engine))
         }
@@ -159,7 +182,7 @@ mod tests {
         let sql = freshness(Engine::Postgres, &from);
         assert_eq!(
             sql.text,
-            "SELECT MAX(\"updated_at\") AS newest, now() AS db_now FROM \"van\".\"contacts\" WHERE (committee_id = 42\n)"
+            "SELECT (SELECT \"updated_at\" FROM \"van\".\"contacts\" WHERE (committee_id = 42\n) AND \"updated_at\" IS NOT NULL ORDER BY \"updated_at\" DESC LIMIT 1) AS newest, now() AS db_now"
         );
         assert!(!sql.generated(), "a filter is user SQL");
         let sql = freshness(
@@ -177,6 +200,16 @@ mod tests {
             filter: None,
         };
         assert!(freshness(Engine::Postgres, &plain).generated());
+        let (a, b) = (t("s.a"), t("b"));
+        assert_eq!(
+            freshness_batch(Engine::Postgres, &[(&a, "ts"), (&b, "x\"y")]).text,
+            "SELECT (SELECT \"ts\" FROM \"s\".\"a\" WHERE \"ts\" IS NOT NULL ORDER BY \"ts\" DESC LIMIT 1) AS n0, \
+             (SELECT \"x\"\"y\" FROM \"b\" WHERE \"x\"\"y\" IS NOT NULL ORDER BY \"x\"\"y\" DESC LIMIT 1) AS n1, now() AS db_now"
+        );
+        assert_eq!(
+            freshness_batch(Engine::MySql, &[(&a, "ts")]).text,
+            "SELECT (SELECT MAX(`ts`) FROM `s`.`a`) AS n0, UTC_TIMESTAMP(6) AS db_now"
+        );
         assert!(row_count(Engine::Postgres, &t("t"), None).generated());
         assert!(!scalar(Engine::Postgres, "select 1").generated());
     }
